@@ -1,0 +1,30 @@
+# The two commands of the README: `make dev` and `make test`. Both create .venv on first use.
+PYTHON ?= python3
+VENV := .venv
+BIN := $(VENV)/bin
+STAMP := $(VENV)/.installed
+LINT_PATHS := $(wildcard fastmango tests examples tools)
+
+.PHONY: dev test lint typecheck bench clean
+
+$(STAMP): pyproject.toml
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --upgrade pip
+	$(BIN)/python -m pip install --quiet -e '.[all,dev]'
+	touch $(STAMP)
+
+dev: $(STAMP)  ## serve examples/blog on SQLite at http://127.0.0.1:8000 with hot reload
+	cd examples/blog && ../../$(BIN)/fastmango dev
+
+test: $(STAMP) lint typecheck  ## the whole suite, lint and type check included
+	$(BIN)/pytest
+
+lint: $(STAMP)
+	$(BIN)/ruff check $(LINT_PATHS)
+	$(BIN)/ruff format --check $(LINT_PATHS)
+
+typecheck: $(STAMP)
+	$(BIN)/mypy
+
+clean:
+	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache

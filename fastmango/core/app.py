@@ -1,0 +1,106 @@
+"""The application: a FastAPI subclass that wires the layers through plugins and one lifespan."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import AsyncIterator, Callable, Sequence
+from contextlib import AbstractAsyncContextManager, asynccontextmanager
+from typing import Any
+
+from fastapi import FastAPI
+
+from fastmango.__about__ import __version__
+from fastmango.core.logging import configure_logging as setup_logging
+from fastmango.core.plugins import Plugin, load_plugin
+from fastmango.core.problems import install_problem_handlers
+from fastmango.core.request_id import RequestIdMiddleware
+from fastmango.core.settings import Settings
+
+logger = logging.getLogger("fastmango")
+
+Lifespan = Callable[[FastAPI], AbstractAsyncContextManager[Any]]
+
+
+class FastMango(FastAPI):
+    """A FastAPI application with fastmango's layers wired in.
+
+    Args:
+        settings: The project's settings; ``Settings()`` (environment and ``.env``) when omitted.
+        plugins: Plugins to use instead of ``settings.plugins``; objects or ``"module:Class"`` paths.
+        configure_logging: Configure stdlib logging from the settings (on by default).
+        **kwargs: Passed to :class:`fastapi.FastAPI` (``title``, ``lifespan``, ``routes``...).
+
+    Raises:
+        ImproperlyConfigured: the settings must not run (for example DEBUG on in prod).
+    """
+
+    def __init__(
+        self,
+        *,
+        settings: Settings | None = None,
+        plugins: Sequence[str | Plugin] | None = None,
+        configure_logging: bool = True,
+        **kwargs: Any,
+    ) -> None:
+        settings = settings if settings is not None else Settings()
+        settings.check()
+        self.settings = settings
+        self.plugins: list[Plugin] = [load_plugin(p) for p in (settings.plugins if plugins is None else plugins)]
+        self._configured = False
+        user_lifespan: Lifespan | None = kwargs.pop("lifespan", None)
+        kwargs.setdefault("title", settings.project_name)
+        kwargs.setdefault("version", __version__)
+        # Starlette's debug mode answers errors with its own HTML/text pages; fastmango always answers with
+        # problem details and adds the traceback itself when settings.debug is on.
+        kwargs["debug"] = False
+        super().__init__(lifespan=self._lifespan_with(user_lifespan), **kwargs)
+        if configure_logging:
+            setup_logging(settings)
+        self.state.settings = settings
+        install_problem_handlers(self)
+        self.add_middleware(RequestIdMiddleware)
+        self.add_api_route(
+            "/health",
+            self._health,
+            methods=["GET"],
+            tags=["health"],
+            operation_id="health",
+            summary="Liveness check",
+        )
+        for plugin in self.plugins:
+            plugin.install(self)
+
+    async def _health(self) -> dict[str, str]:
+        return {"status": "ok", "version": __version__}
+
+    def configure_plugins(self) -> None:
+        """Run every plugin's ``configure`` hook once (no I/O). Used by the lifespan and by ``setup()``."""
+        if self._configured:
+            return
+        for plugin in self.plugins:
+            plugin.configure(self)
+        self._configured = True
+
+    def _lifespan_with(self, user_lifespan: Lifespan | None) -> Lifespan:
+        @asynccontextmanager
+        async def lifespan(app: FastAPI) -> AsyncIterator[Any]:
+            self.configure_plugins()
+            started: list[Plugin] = []
+            try:
+                for plugin in self.plugins:
+                    await plugin.startup(self)
+                    started.append(plugin)
+                if user_lifespan is None:
+                    yield None
+                else:
+                    async with user_lifespan(app) as state:
+                        yield state
+            finally:
+                for plugin in reversed(started):
+                    try:
+                        await plugin.shutdown(self)
+                    except Exception:
+                        logger.exception("plugin %s failed to shut down", plugin.name)
+                self._configured = False
+
+        return lifespan

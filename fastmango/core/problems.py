@@ -1,0 +1,115 @@
+"""RFC 9457 problem details: the response type and the exception handlers every app installs."""
+
+from __future__ import annotations
+
+import logging
+import traceback
+from http import HTTPStatus
+from typing import Any
+
+from fastapi import FastAPI, Request
+from fastapi.exceptions import RequestValidationError
+from starlette.exceptions import HTTPException as StarletteHTTPException
+from starlette.responses import JSONResponse
+
+from fastmango.core.errors import ProblemError
+from fastmango.core.logging import request_id_var
+
+logger = logging.getLogger("fastmango.errors")
+
+PROBLEM_CONTENT_TYPE = "application/problem+json"
+
+
+class ProblemResponse(JSONResponse):
+    """A JSON response with the ``application/problem+json`` media type."""
+
+    media_type = PROBLEM_CONTENT_TYPE
+
+
+def problem(
+    request: Request | None,
+    status: int,
+    detail: str | None = None,
+    *,
+    title: str | None = None,
+    type: str = "about:blank",
+    headers: dict[str, str] | None = None,
+    **extensions: Any,
+) -> ProblemResponse:
+    """Build a problem details response. ``instance`` is the request path."""
+    body: dict[str, Any] = {
+        "type": type,
+        "title": title or _phrase(status),
+        "status": status,
+    }
+    if detail is not None:
+        body["detail"] = detail
+    if request is not None:
+        body["instance"] = request.url.path
+    body.update(extensions)
+    return ProblemResponse(body, status_code=status, headers=headers)
+
+
+def _phrase(status: int) -> str:
+    try:
+        return HTTPStatus(status).phrase
+    except ValueError:
+        return "Error"
+
+
+async def _problem_error(request: Request, exc: Exception) -> ProblemResponse:
+    assert isinstance(exc, ProblemError)
+    return problem(
+        request, exc.status, exc.detail, title=exc.title, type=exc.type, headers=exc.headers, **exc.extensions
+    )
+
+
+async def _http_exception(request: Request, exc: Exception) -> ProblemResponse:
+    assert isinstance(exc, StarletteHTTPException)
+    detail: str | None = exc.detail if isinstance(exc.detail, str) else None
+    extensions: dict[str, Any] = {} if isinstance(exc.detail, str) or exc.detail is None else {"errors": exc.detail}
+    if detail == _phrase(exc.status_code):
+        detail = None
+    return problem(request, exc.status_code, detail, headers=getattr(exc, "headers", None), **extensions)
+
+
+async def _validation_error(request: Request, exc: Exception) -> ProblemResponse:
+    assert isinstance(exc, RequestValidationError)
+    errors = [
+        {
+            "loc": [str(part) for part in err.get("loc", ())],
+            "field": ".".join(str(part) for part in err.get("loc", ())[1:]) or None,
+            "msg": err.get("msg"),
+            "type": err.get("type"),
+        }
+        for err in exc.errors()
+    ]
+    detail = "; ".join(f"{e['field'] or e['loc'][0]}: {e['msg']}" for e in errors) or "The request is not valid."
+    return problem(request, 422, detail, title="Validation failed", errors=errors)
+
+
+async def _unhandled(request: Request, exc: Exception) -> ProblemResponse:
+    # The middleware has reset the context variable by now; the id stays in the request state.
+    request_id = getattr(request.state, "request_id", None) or request_id_var.get()
+    token = request_id_var.set(request_id)
+    try:
+        logger.error("unhandled error in %s %s", request.method, request.url.path, exc_info=exc)
+    finally:
+        request_id_var.reset(token)
+    extensions: dict[str, Any] = {"request_id": request_id}
+    detail = f"An unexpected error occurred. Quote request id {request_id} when reporting it."
+    settings = getattr(request.app.state, "settings", None)
+    if settings is not None and settings.debug:
+        extensions["traceback"] = traceback.format_exception(exc)
+        detail = f"{type(exc).__name__}: {exc}"
+    # This response is sent by Starlette's outermost middleware, outside RequestIdMiddleware: add the header here.
+    headers = {"X-Request-ID": request_id} if request_id else None
+    return problem(request, 500, detail, headers=headers, **extensions)
+
+
+def install_problem_handlers(app: FastAPI) -> None:
+    """Make every error response of ``app`` a problem document."""
+    app.add_exception_handler(ProblemError, _problem_error)
+    app.add_exception_handler(StarletteHTTPException, _http_exception)
+    app.add_exception_handler(RequestValidationError, _validation_error)
+    app.add_exception_handler(Exception, _unhandled)

@@ -1,0 +1,180 @@
+"""Project settings: environment variables, ``.env`` files and the dev/test/prod profile.
+
+A project subclasses :class:`Settings` to add its own fields::
+
+    class Settings(fastmango.Settings):
+        stripe_key: SecretStr | None = None     # read from FASTMANGO_STRIPE_KEY
+
+The platform conventions ``DATABASE_URL``, ``REDIS_URL``, ``SECRET_KEY`` and ``DEBUG`` work unprefixed;
+every field can also be set as ``FASTMANGO_<NAME>``.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+from pathlib import Path
+from typing import Any, Literal
+from urllib.parse import urlsplit, urlunsplit
+
+from pydantic import AliasChoices, Field, SecretStr, ValidationError, field_validator, model_validator
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+from fastmango.core.errors import ImproperlyConfigured
+
+Profile = Literal["dev", "test", "prod"]
+
+#: The secret key a fresh project runs with. ``prod`` refuses to start with it.
+INSECURE_SECRET_KEY = "insecure-dev-key-do-not-use-in-production"
+MIN_SECRET_KEY_LENGTH = 32
+
+#: Built-in plugins, in start-up order. Listed by dotted path so that core never imports a higher layer.
+DEFAULT_PLUGINS = ["fastmango.db.plugin:DatabasePlugin"]
+
+_SUPPORTED_SCHEMES = {
+    "sqlite": "sqlite+aiosqlite",
+    "sqlite+aiosqlite": "sqlite+aiosqlite",
+    "postgres": "postgresql+asyncpg",
+    "postgresql": "postgresql+asyncpg",
+    "postgresql+asyncpg": "postgresql+asyncpg",
+}
+
+
+def _aliases(name: str, *platform: str) -> AliasChoices:
+    return AliasChoices(name, f"FASTMANGO_{name.upper()}", *platform)
+
+
+class Settings(BaseSettings):
+    """Settings of a fastmango project.
+
+    Values come, highest priority first, from keyword arguments, environment variables, ``.env.<profile>``,
+    ``.env``, and the defaults below. The profile is ``FASTMANGO_ENV`` (``dev`` when unset).
+    """
+
+    model_config = SettingsConfigDict(
+        env_prefix="FASTMANGO_",
+        extra="ignore",
+        populate_by_name=True,
+        validate_default=True,
+    )
+
+    env: Profile = Field("dev", validation_alias=_aliases("env"), description="dev, test or prod.")
+    debug: bool | None = Field(
+        None, validation_alias=_aliases("debug", "DEBUG"), description="Defaults to on in dev, off elsewhere."
+    )
+    secret_key: SecretStr = Field(SecretStr(INSECURE_SECRET_KEY), validation_alias=_aliases("secret_key", "SECRET_KEY"))
+    project_name: str = Field("fastmango", validation_alias=_aliases("project_name"))
+    database_url: str = Field(
+        "sqlite+aiosqlite:///./db.sqlite3",
+        validation_alias=_aliases("database_url", "DATABASE_URL"),
+        description="SQLite (default) or PostgreSQL; postgres:// and sqlite:// are accepted and given async drivers.",
+    )
+    database_echo: bool = Field(False, validation_alias=_aliases("database_echo"))
+    database_pool_size: int = Field(10, ge=1, validation_alias=_aliases("database_pool_size"))
+    redis_url: str | None = Field(None, validation_alias=_aliases("redis_url", "REDIS_URL"))
+    log_level: str = Field("INFO", validation_alias=_aliases("log_level"))
+    log_format: Literal["auto", "text", "json"] = Field(
+        "auto", validation_alias=_aliases("log_format"), description="auto: text in dev, JSON elsewhere."
+    )
+    logfire: bool = Field(False, validation_alias=_aliases("logfire"), description="Send logs and traces to Logfire.")
+    plugins: list[str] = Field(default_factory=lambda: list(DEFAULT_PLUGINS), validation_alias=_aliases("plugins"))
+
+    def __init__(self, **values: Any) -> None:
+        if "_env_file" not in values:
+            profile = values.get("env") or os.environ.get("FASTMANGO_ENV") or _profile_from_dotenv() or "dev"
+            values["_env_file"] = (".env", f".env.{profile}")
+        super().__init__(**values)
+
+    @field_validator("database_url")
+    @classmethod
+    def _normalize_database_url(cls, value: str) -> str:
+        return normalize_database_url(value)
+
+    @field_validator("log_level")
+    @classmethod
+    def _check_log_level(cls, value: str) -> str:
+        level = value.upper()
+        if level not in {"CRITICAL", "ERROR", "WARNING", "INFO", "DEBUG"}:
+            raise ValueError("must be one of CRITICAL, ERROR, WARNING, INFO, DEBUG")
+        return level
+
+    @model_validator(mode="after")
+    def _resolve_debug(self) -> Settings:
+        if self.debug is None:
+            self.debug = self.env == "dev"
+        return self
+
+    def check(self) -> None:
+        """Refuse configurations that must not run. Raises :class:`ImproperlyConfigured` naming the setting."""
+        if self.env != "prod":
+            return
+        if self.debug:
+            raise ImproperlyConfigured(
+                "DEBUG is on in the prod profile: set DEBUG=false (or FASTMANGO_ENV=dev for local work)"
+            )
+        key = self.secret_key.get_secret_value()
+        if key == INSECURE_SECRET_KEY or len(key) < MIN_SECRET_KEY_LENGTH:
+            raise ImproperlyConfigured(
+                f"SECRET_KEY is not set to a real secret for the prod profile: set SECRET_KEY to a random string of "
+                f"at least {MIN_SECRET_KEY_LENGTH} characters, e.g. "
+                "python -c 'import secrets; print(secrets.token_urlsafe(48))'"
+            )
+
+    @property
+    def is_sqlite(self) -> bool:
+        """Whether the database is SQLite."""
+        return self.database_url.startswith("sqlite")
+
+    def __repr_args__(self) -> Any:
+        for name, value in super().__repr_args__():
+            yield name, (mask_url(value) if name in {"database_url", "redis_url"} and value else value)
+
+
+def normalize_database_url(url: str) -> str:
+    """Give a database URL its async driver (``postgres://`` -> ``postgresql+asyncpg://``).
+
+    Raises:
+        ValueError: the URL is not SQLite or PostgreSQL, or is not a URL at all.
+    """
+    match = re.match(r"^([a-zA-Z0-9+]+)://(.*)$", url.strip())
+    if not match:
+        raise ValueError(
+            "is not a database URL; use e.g. sqlite:///./db.sqlite3 or postgresql://user:password@host:5432/name"
+        )
+    scheme, rest = match.groups()
+    driver = _SUPPORTED_SCHEMES.get(scheme.lower())
+    if driver is None:
+        raise ValueError(f"uses the unsupported scheme {scheme!r}; fastmango supports sqlite:// and postgresql://")
+    if driver.startswith("postgresql") and not urlsplit(url).hostname and "host=" not in rest:
+        raise ValueError("has no host; use postgresql://user:password@host:5432/name")
+    return f"{driver}://{rest}"
+
+
+def mask_url(url: str) -> str:
+    """Return ``url`` with its password replaced by ``***`` so that it can be logged."""
+    parts = urlsplit(url)
+    if not parts.password:
+        return url
+    netloc = parts.netloc.replace(f":{parts.password}@", ":***@", 1)
+    return urlunsplit(parts._replace(netloc=netloc))
+
+
+def describe_validation_error(error: ValidationError) -> str:
+    """One line naming each bad setting, for CLI output and start-up failures."""
+    problems = []
+    for item in error.errors():
+        name = ".".join(str(part) for part in item["loc"]) or "settings"
+        env_name = name.upper() if name in {"database_url", "redis_url", "secret_key", "debug"} else name
+        problems.append(f"{env_name} {item['msg'].removeprefix('Value error, ')}")
+    return "invalid settings: " + "; ".join(problems)
+
+
+def _profile_from_dotenv() -> str | None:
+    path = Path(".env")
+    if not path.is_file():
+        return None
+    for line in path.read_text(encoding="utf-8", errors="replace").splitlines():
+        key, _, value = line.partition("=")
+        if key.strip().removeprefix("export ").strip() == "FASTMANGO_ENV":
+            return value.strip().strip("'\"") or None
+    return None

@@ -1,0 +1,139 @@
+from __future__ import annotations
+
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+
+import httpx
+import pytest
+
+FASTMANGO = str(Path(sys.executable).parent / "fastmango")
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+@pytest.fixture
+def project(tmp_path: Path) -> Path:
+    subprocess.run([FASTMANGO, "init", "demo"], check=True, capture_output=True, timeout=60)
+    return tmp_path / "demo"
+
+
+@contextmanager
+def serving(cwd: Path, *args: str, env: dict[str, str] | None = None) -> Iterator[tuple[str, subprocess.Popen[str]]]:
+    port = free_port()
+    process = subprocess.Popen(
+        [FASTMANGO, "dev", "--port", str(port), *args],
+        cwd=cwd,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+        env={**os.environ, **(env or {})},
+        start_new_session=True,
+    )
+    base = f"http://127.0.0.1:{port}"
+    try:
+        yield base, process
+    finally:
+        os.killpg(process.pid, signal.SIGTERM)
+        process.wait(timeout=20)
+
+
+def wait_for(url: str, process: subprocess.Popen[str], seconds: float = 30) -> httpx.Response:
+    deadline = time.monotonic() + seconds
+    while time.monotonic() < deadline:
+        if process.poll() is not None:
+            raise AssertionError(f"dev server exited: {process.stdout.read() if process.stdout else ''}")
+        try:
+            return httpx.get(url, timeout=1)
+        except httpx.TransportError:
+            time.sleep(0.05)
+    raise AssertionError(f"{url} did not answer within {seconds}s")
+
+
+def test_dev_serves_health_and_docs_and_prints_the_urls(project: Path) -> None:
+    with serving(project, "--no-reload") as (base, process):
+        health = wait_for(f"{base}/health", process)
+        docs = httpx.get(f"{base}/docs")
+    output = process.stdout.read() if process.stdout else ""
+    assert health.status_code == 200
+    assert health.json()["status"] == "ok"
+    assert docs.status_code == 200
+    assert f"{base}/docs" in output
+
+
+def test_dev_reloads_when_a_project_file_changes(project: Path) -> None:
+    with serving(project) as (base, process):
+        assert wait_for(f"{base}/hello", process).json() == {"message": "Hello from demo"}
+        routes = project / "demo" / "routes.py"
+        routes.write_text(routes.read_text().replace('@router.get("/hello"', '@router.get("/hi"'))
+        deadline = time.monotonic() + 30
+        while time.monotonic() < deadline:
+            try:
+                if httpx.get(f"{base}/hi", timeout=1).status_code == 200:
+                    break
+            except httpx.TransportError:
+                pass
+            time.sleep(0.1)
+        else:
+            raise AssertionError("the server did not pick up the change to routes.py")
+
+
+def test_dev_finds_the_project_from_a_subfolder(project: Path) -> None:
+    with serving(project / "demo", "--no-reload") as (base, process):
+        assert wait_for(f"{base}/health", process).status_code == 200
+
+
+def test_dev_serves_an_app_named_by_fastmango_app(project: Path, tmp_path: Path) -> None:
+    (project / "pyproject.toml").unlink()
+    env = {"FASTMANGO_APP": "demo.app:app"}
+    with serving(project, "--no-reload", env=env) as (base, process):
+        assert wait_for(f"{base}/health", process).status_code == 200
+
+
+def run_dev(cwd: Path, env: dict[str, str] | None = None) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [FASTMANGO, "dev", "--port", str(free_port()), "--no-reload"],
+        cwd=cwd,
+        capture_output=True,
+        text=True,
+        timeout=60,
+        env={**os.environ, **(env or {})},
+    )
+
+
+def assert_one_line_error(result: subprocess.CompletedProcess[str], fragment: str) -> None:
+    assert result.returncode == 1, result.stdout + result.stderr
+    assert "Traceback" not in result.stderr
+    assert result.stderr.startswith("Error: ")
+    assert result.stderr.count("\n") == 1, result.stderr
+    assert fragment in result.stderr
+
+
+def test_dev_without_a_project_says_how_to_make_one(tmp_path: Path) -> None:
+    assert_one_line_error(run_dev(tmp_path), "fastmango init NAME")
+
+
+def test_dev_with_an_unsupported_database_url_names_it(project: Path) -> None:
+    result = run_dev(project, env={"DATABASE_URL": "mysql://root@localhost/x"})
+    assert_one_line_error(result, "DATABASE_URL uses the unsupported scheme 'mysql'")
+
+
+def test_dev_with_an_unreachable_database_names_it_without_the_password(project: Path) -> None:
+    result = run_dev(project, env={"DATABASE_URL": "postgresql://app:s3cr3t@127.0.0.1:1/app"})
+    assert_one_line_error(result, "cannot connect to the database at postgresql+asyncpg://app:***@127.0.0.1:1/app")
+    assert "s3cr3t" not in result.stderr
+
+
+def test_dev_in_prod_with_debug_on_refuses(project: Path) -> None:
+    result = run_dev(project, env={"FASTMANGO_ENV": "prod", "DEBUG": "1", "SECRET_KEY": "k" * 48})
+    assert_one_line_error(result, "DEBUG is on")
