@@ -1,0 +1,1 @@
+"""Database commands: makemigrations, migrate, showmigrations, sqlmigrate, shell, dbshell (being written)."""
