@@ -4,6 +4,15 @@ The plugin loads automatically where fastmango is installed (entry point ``pytes
 """
 
 from fastmango.testing.client import app_client
+from fastmango.testing.queries import CapturedQueries, capture_queries
 from fastmango.testing.services import in_ci, postgres_url_or_skip, redis_url_or_skip, service_reachable
 
-__all__ = ["app_client", "in_ci", "postgres_url_or_skip", "redis_url_or_skip", "service_reachable"]
+__all__ = [
+    "CapturedQueries",
+    "app_client",
+    "capture_queries",
+    "in_ci",
+    "postgres_url_or_skip",
+    "redis_url_or_skip",
+    "service_reachable",
+]

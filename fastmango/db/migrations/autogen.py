@@ -1,0 +1,108 @@
+"""What autogenerate found, in words: the summary ``makemigrations`` prints and the default revision name.
+
+Alembic describes a schema change as a tree of operations (``CreateTableOp``, ``ModifyTableOps`` holding
+``AddColumnOp``...). These helpers walk that tree so that ``makemigrations`` can say what it wrote, name
+the revision like Django does (``initial``, ``add_post_views``) and write nothing when nothing changed.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterator
+from typing import Any
+
+from alembic.operations import ops
+
+#: The most a default revision name may hold before it becomes ``<first>_and_more``.
+_MAX_NAMED_CHANGES = 1
+
+
+def leaf_operations(container: ops.OpContainer) -> Iterator[ops.MigrateOperation]:
+    """Every operation in ``container``, with batch groups (``ModifyTableOps``) flattened."""
+    for operation in container.ops:
+        if isinstance(operation, ops.OpContainer):
+            yield from leaf_operations(operation)
+        else:
+            yield operation
+
+
+def describe(operation: ops.MigrateOperation) -> str:
+    """One human line for an operation: ``create table post``, ``add column post.views``."""
+    table = getattr(operation, "table_name", None)
+    if isinstance(operation, ops.CreateTableOp):
+        return f"create table {table}"
+    if isinstance(operation, ops.DropTableOp):
+        return f"drop table {table}"
+    if isinstance(operation, ops.AddColumnOp):
+        return f"add column {table}.{operation.column.name}"
+    if isinstance(operation, ops.DropColumnOp):
+        return f"drop column {table}.{operation.column_name}"
+    if isinstance(operation, ops.AlterColumnOp):
+        return f"alter column {table}.{operation.column_name}"
+    if isinstance(operation, ops.CreateIndexOp):
+        return f"create index {operation.index_name} on {table}"
+    if isinstance(operation, ops.DropIndexOp):
+        return f"drop index {operation.index_name} on {table}"
+    words = re.sub(r"(?<!^)(?=[A-Z])", " ", type(operation).__name__.removesuffix("Op")).lower()
+    return f"{words} on {table}" if table else words
+
+
+def _name_fragment(operation: ops.MigrateOperation) -> str:
+    table = getattr(operation, "table_name", None) or ""
+    if isinstance(operation, ops.CreateTableOp):
+        return f"create_{table}"
+    if isinstance(operation, ops.DropTableOp):
+        return f"delete_{table}"
+    if isinstance(operation, ops.AddColumnOp):
+        return f"add_{table}_{operation.column.name}"
+    if isinstance(operation, ops.DropColumnOp):
+        return f"remove_{table}_{operation.column_name}"
+    if isinstance(operation, ops.AlterColumnOp):
+        return f"alter_{table}_{operation.column_name}"
+    if isinstance(operation, ops.CreateIndexOp | ops.DropIndexOp):
+        return f"index_{table}"
+    return f"alter_{table}" if table else "auto"
+
+
+def default_name(upgrade_ops: ops.UpgradeOps, *, first: bool) -> str:
+    """A revision name from what changed: ``initial`` for the first one, else ``add_post_views`` and so on.
+
+    Args:
+        upgrade_ops: The operations autogenerate found.
+        first: Whether this is the project's first revision.
+    """
+    if first:
+        return "initial"
+    fragments = list(dict.fromkeys(_name_fragment(operation) for operation in leaf_operations(upgrade_ops)))
+    if not fragments:
+        return "auto"
+    if len(fragments) > _MAX_NAMED_CHANGES:
+        return f"{fragments[0]}_and_more"
+    return fragments[0]
+
+
+class RevisionDirectives:
+    """An Alembic ``process_revision_directives`` hook: skip empty revisions, name unnamed ones.
+
+    After the revision command ran, :attr:`changes` lists what the new revision does (empty when there was
+    nothing to write).
+
+    Args:
+        first: Whether the project has no revision yet (the new one is then called ``initial``).
+    """
+
+    def __init__(self, *, first: bool) -> None:
+        self.first = first
+        self.changes: list[str] = []
+
+    def __call__(self, context: Any, revision: Any, directives: list[Any]) -> None:
+        if not directives:
+            return
+        script = directives[0]
+        upgrade_ops = script.upgrade_ops
+        if upgrade_ops is None or upgrade_ops.is_empty():
+            directives[:] = []
+            return
+        self.changes = [describe(operation) for operation in leaf_operations(upgrade_ops)]
+        if not script.message:
+            script.message = default_name(upgrade_ops, first=self.first)

@@ -1,0 +1,121 @@
+"""``Model``: a SQLModel base whose table classes get ``objects``, ``DoesNotExist`` and async instance methods."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from typing import Any, ClassVar
+
+from sqlalchemy import delete as sa_delete
+from sqlalchemy import select
+from sqlalchemy.orm import RelationshipProperty
+from sqlalchemy.orm.attributes import set_committed_value
+from sqlmodel import Relationship as _sqlmodel_relationship
+from sqlmodel import SQLModel
+
+from fastmango.db import loading
+from fastmango.db.compiler import model_info
+from fastmango.db.errors import MultipleObjectsReturned, ObjectDoesNotExist
+from fastmango.db.manager import Manager
+from fastmango.db.session import session_scope
+
+
+def Relationship(
+    *,
+    back_populates: str | None = None,
+    cascade_delete: bool | None = False,
+    passive_deletes: bool | Any = False,
+    link_model: Any | None = None,
+    sa_relationship: RelationshipProperty[Any] | None = None,
+    sa_relationship_args: Sequence[Any] | None = None,
+    sa_relationship_kwargs: Mapping[str, Any] | None = None,
+) -> Any:
+    """Declare a relation, like ``sqlmodel.Relationship``, that never loads behind your back.
+
+    Reading it without ``select_related``/``prefetch_related`` raises
+    :class:`~fastmango.db.errors.RelationNotLoaded` rather than doing hidden I/O.
+    """
+    if sa_relationship is not None:
+        return _sqlmodel_relationship(
+            back_populates=back_populates,
+            cascade_delete=cascade_delete,
+            passive_deletes=passive_deletes,
+            link_model=link_model,
+            sa_relationship=sa_relationship,
+        )
+    return _sqlmodel_relationship(
+        back_populates=back_populates,
+        cascade_delete=cascade_delete,
+        passive_deletes=passive_deletes,
+        link_model=link_model,
+        sa_relationship_args=sa_relationship_args,
+        sa_relationship_kwargs={"lazy": loading.LAZY, **(sa_relationship_kwargs or {})},
+    )
+
+
+class Model(SQLModel):
+    """Base class of fastmango models. Declare tables as with SQLModel::
+
+    class Book(Model, table=True):
+        id: int | None = Field(default=None, primary_key=True)
+        title: str
+
+    await Book.objects.filter(title__icontains="dune").order_by("-id")
+    """
+
+    __fastmango_model__: ClassVar[bool] = True
+    objects: ClassVar[Manager[Any]] = Manager()
+    DoesNotExist: ClassVar[type[ObjectDoesNotExist]] = ObjectDoesNotExist
+    MultipleObjectsReturned: ClassVar[type[MultipleObjectsReturned]] = MultipleObjectsReturned
+
+    @classmethod
+    def __pydantic_init_subclass__(cls, **kwargs: Any) -> None:
+        super().__pydantic_init_subclass__(**kwargs)
+        qualname = f"{cls.__module__}.{cls.__qualname__}"
+        for name, base in (("DoesNotExist", ObjectDoesNotExist), ("MultipleObjectsReturned", MultipleObjectsReturned)):
+            parent = getattr(cls, name, base)
+            error = type(name, (parent,), {"__module__": cls.__module__, "__qualname__": f"{qualname}.{name}"})
+            type.__setattr__(cls, name, error)
+        # Relationships declared with sqlmodel.Relationship get fastmango's no-hidden-I/O loader too.
+        for info in getattr(cls, "__sqlmodel_relationships__", {}).values():
+            if info.sa_relationship is None:
+                sa_kwargs = dict(info.sa_relationship_kwargs or {})
+                sa_kwargs.setdefault("lazy", loading.LAZY)
+                info.sa_relationship_kwargs = sa_kwargs
+
+    @property
+    def pk(self) -> Any:
+        """The primary key value (None before the first save)."""
+        return getattr(self, model_info(type(self)).pk_name)
+
+    async def save(self) -> None:
+        """Insert the row (no primary key yet) or write its changed fields."""
+        async with session_scope() as session:
+            session.add(self)
+            await session.flush()
+
+    async def delete(self) -> None:
+        """Delete the row. Rows that reference it through a foreign key make this an ``IntegrityError``."""
+        info = model_info(type(self))
+        pk_column = getattr(type(self), info.pk_name)
+        async with session_scope() as session:
+            await session.execute(
+                sa_delete(type(self)).where(pk_column == self.pk).execution_options(synchronize_session=False)
+            )
+            if self in session:
+                session.expunge(self)
+
+    async def refresh_from_db(self) -> None:
+        """Reload the column values from the database.
+
+        Raises:
+            Model.DoesNotExist: the row was deleted.
+        """
+        info = model_info(type(self))
+        names = list(info.mapper.column_attrs.keys())
+        statement = select(*[getattr(type(self), n) for n in names]).where(getattr(type(self), info.pk_name) == self.pk)
+        async with session_scope() as session:
+            row = (await session.execute(statement)).first()
+        if row is None:
+            raise self.DoesNotExist(f"{type(self).__name__} with pk={self.pk!r} no longer exists")
+        for name, value in zip(names, row, strict=True):
+            set_committed_value(self, name, value)
