@@ -49,7 +49,12 @@ class Database:
         self.engine: AsyncEngine = create_async_engine(self.url, **options)
         if self.dialect == "sqlite":
             event.listen(self.engine.sync_engine, "connect", _sqlite_on_connect)
-        self.autocommit_engine: AsyncEngine = self.engine.execution_options(isolation_level="AUTOCOMMIT")
+        # On PostgreSQL an autocommit connection reads without BEGIN ... ROLLBACK. SQLite's driver opens no
+        # transaction for a SELECT anyway, and switching aiosqlite's isolation level costs two thread hops
+        # per checkout, so there both are the same engine.
+        self.autocommit_engine: AsyncEngine = (
+            self.engine if self.dialect == "sqlite" else self.engine.execution_options(isolation_level="AUTOCOMMIT")
+        )
         self.sessions = async_sessionmaker(self.engine, expire_on_commit=False, autoflush=False)
         self.autocommit_sessions = async_sessionmaker(self.autocommit_engine, expire_on_commit=False, autoflush=False)
 
@@ -86,6 +91,8 @@ class Database:
 def _sqlite_on_connect(dbapi_connection: Any, _record: Any) -> None:
     cursor = dbapi_connection.cursor()
     cursor.execute("PRAGMA foreign_keys=ON")
+    # contains/startswith are case-sensitive, as on PostgreSQL; the i* lookups use lower().
+    cursor.execute("PRAGMA case_sensitive_like=ON")
     cursor.close()
 
 

@@ -55,11 +55,15 @@ async def transaction() -> AsyncIterator[AsyncSession]:
     """
     state = _current.get()
     if state is not None:
+        registered = len(state.on_commit)
         try:
             async with state.session.begin_nested():
                 yield state.session
-        except sa_exc.IntegrityError as exc:
-            raise integrity_error_from(exc) from exc
+        except BaseException as exc:
+            del state.on_commit[registered:]  # callbacks of a rolled-back savepoint never run
+            if isinstance(exc, sa_exc.IntegrityError):
+                raise integrity_error_from(exc) from exc
+            raise
         return
     database = get_database()
     session = database.sessions()

@@ -1,0 +1,38 @@
+"""Tables of the blog: authors write posts; posts carry tags."""
+
+import datetime
+
+from fastmango.db import Field, Model, Relationship
+
+
+def utcnow() -> datetime.datetime:
+    return datetime.datetime.now(datetime.UTC)
+
+
+class Author(Model, table=True):
+    id: int | None = Field(default=None, primary_key=True)
+    name: str = Field(index=True, max_length=100)
+    bio: str = ""
+    posts: list["Post"] = Relationship(back_populates="author")
+
+
+class PostTag(Model, table=True):
+    post_id: int | None = Field(default=None, foreign_key="post.id", primary_key=True)
+    tag_id: int | None = Field(default=None, foreign_key="tag.id", primary_key=True)
+
+
+class Tag(Model, table=True):
+    id: int | None = Field(default=None, primary_key=True)
+    name: str = Field(unique=True, max_length=50)
+    posts: list["Post"] = Relationship(back_populates="tags", link_model=PostTag)
+
+
+class Post(Model, table=True):
+    id: int | None = Field(default=None, primary_key=True)
+    title: str = Field(max_length=200)
+    body: str = ""
+    created_at: datetime.datetime = Field(default_factory=utcnow)
+    published: bool = False
+    author_id: int = Field(foreign_key="author.id", index=True)
+    author: Author = Relationship(back_populates="posts")
+    tags: list[Tag] = Relationship(back_populates="posts", link_model=PostTag)

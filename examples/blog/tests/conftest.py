@@ -1,0 +1,23 @@
+"""Test settings for the blog: a fresh in-memory SQLite database for each test."""
+
+import os
+
+os.environ.setdefault("DATABASE_URL", "sqlite:///:memory:")
+os.environ.setdefault("FASTMANGO_ENV", "test")
+
+from collections.abc import AsyncIterator  # noqa: E402
+
+import httpx  # noqa: E402
+import pytest  # noqa: E402
+
+from blog.app import app  # noqa: E402
+from fastmango.db import create_all  # noqa: E402
+from fastmango.testing import app_client  # noqa: E402
+
+
+@pytest.fixture
+async def client() -> AsyncIterator[httpx.AsyncClient]:
+    """The blog app, started, with its tables created."""
+    async with app_client(app) as client:
+        await create_all()
+        yield client
