@@ -2,11 +2,16 @@
 
 from __future__ import annotations
 
+import asyncio
 import os
+import uuid
 from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import pytest
+
+from fastmango.testing import postgres_url_or_skip
 
 _SETTINGS_VARIABLES = ("DATABASE_URL", "REDIS_URL", "SECRET_KEY", "DEBUG", "FASTMANGO_APP")
 
@@ -19,3 +24,28 @@ def clean_environment(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> Iterat
             monkeypatch.delenv(name)
     monkeypatch.chdir(tmp_path)
     yield
+
+
+def _admin(url: str, statement: str) -> None:
+    """Run one statement on the server, in a thread of its own (the caller may be inside an event loop)."""
+    import asyncpg
+
+    async def run() -> None:
+        conn = await asyncpg.connect(url.replace("postgresql+asyncpg://", "postgresql://"))
+        try:
+            await conn.execute(statement)
+        finally:
+            await conn.close()
+
+    with ThreadPoolExecutor(1) as pool:
+        pool.submit(asyncio.run, run()).result()
+
+
+@pytest.fixture(scope="session")
+def postgres_database() -> Iterator[str]:
+    """A PostgreSQL database of its own for this test session, dropped at the end."""
+    base = postgres_url_or_skip()
+    name = f"fm_orm_{os.getpid()}_{uuid.uuid4().hex[:6]}"
+    _admin(base, f'CREATE DATABASE "{name}"')
+    yield base.rsplit("/", 1)[0] + f"/{name}"
+    _admin(base, f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')

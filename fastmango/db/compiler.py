@@ -110,10 +110,9 @@ class Compiler:
     def join(self, path: str, parent: Any, relation: str) -> Any:
         """The alias joined (LEFT OUTER) for a relation path, created once per path."""
         if path not in self.aliases:
-            target = model_info(_class_of(parent)).relations[relation].mapper.class_
-            alias = aliased(target, name=f"{path}_rel")
+            alias, onclause = _joined_alias(self.model, path, parent, relation)
             self.aliases[path] = alias
-            self.joins.append(getattr(parent, relation).of_type(alias))
+            self.joins.append(onclause)
         return self.aliases[path]
 
     @staticmethod
@@ -239,15 +238,15 @@ class Compiler:
         return clauses
 
     def finish(self, statement: Select[Any], *, ordered: bool = True, sliced: bool = True) -> Select[Any]:
+        # Resolve conditions and ordering first: they may add joins.
+        where = self.where()
+        order = self.order_by() if ordered else []
         for onclause in self.joins:
             statement = statement.outerjoin(onclause)
-        where = self.where()
         if where:
             statement = statement.where(*where)
-        if ordered:
-            order = self.order_by()
-            if order:
-                statement = statement.order_by(*order)
+        if order:
+            statement = statement.order_by(*order)
         if self.state.distinct:
             statement = statement.distinct()
         if sliced:
@@ -348,6 +347,21 @@ class Compiler:
             return where
         pk = getattr(self.model, self.info.pk_name)
         return [pk.in_(self.pk_subquery())]
+
+
+_ALIASES: dict[tuple[type, str], tuple[Any, Any]] = {}
+
+
+def _joined_alias(model: type, path: str, parent: Any, relation: str) -> tuple[Any, Any]:
+    """The alias and ON clause for a relation path from ``model``, made once per process: statements that
+    reuse them hit SQLAlchemy's compiled-statement cache, and aliasing costs nothing after the first time."""
+    key = (model, path)
+    cached = _ALIASES.get(key)
+    if cached is None:
+        target = model_info(_class_of(parent)).relations[relation].mapper.class_
+        alias = aliased(target, name=f"{path}_rel")
+        cached = _ALIASES[key] = (alias, getattr(parent, relation).of_type(alias))
+    return cached
 
 
 def _class_of(entity: Any) -> type:

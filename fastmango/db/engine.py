@@ -47,14 +47,17 @@ class Database:
             # One shared connection, or every session would see its own empty in-memory database.
             options.update(poolclass=StaticPool, connect_args={"check_same_thread": False})
         self.engine: AsyncEngine = create_async_engine(self.url, **options)
+        # On PostgreSQL an autocommit connection reads without BEGIN ... ROLLBACK. On SQLite the driver is put
+        # in autocommit mode once per connection and SQLAlchemy emits BEGIN itself (so that savepoints and
+        # rollbacks work), except on connections marked as autocommit: switching aiosqlite's isolation level
+        # per checkout would cost two thread hops.
+        self.autocommit_engine: AsyncEngine
         if self.dialect == "sqlite":
             event.listen(self.engine.sync_engine, "connect", _sqlite_on_connect)
-        # On PostgreSQL an autocommit connection reads without BEGIN ... ROLLBACK. SQLite's driver opens no
-        # transaction for a SELECT anyway, and switching aiosqlite's isolation level costs two thread hops
-        # per checkout, so there both are the same engine.
-        self.autocommit_engine: AsyncEngine = (
-            self.engine if self.dialect == "sqlite" else self.engine.execution_options(isolation_level="AUTOCOMMIT")
-        )
+            event.listen(self.engine.sync_engine, "begin", _sqlite_on_begin)
+            self.autocommit_engine = self.engine.execution_options(fastmango_autocommit=True)
+        else:
+            self.autocommit_engine = self.engine.execution_options(isolation_level="AUTOCOMMIT")
         self.sessions = async_sessionmaker(self.engine, expire_on_commit=False, autoflush=False)
         self.autocommit_sessions = async_sessionmaker(self.autocommit_engine, expire_on_commit=False, autoflush=False)
 
@@ -89,11 +92,19 @@ class Database:
 
 
 def _sqlite_on_connect(dbapi_connection: Any, _record: Any) -> None:
+    # The sqlite3 module's own transaction handling never emits BEGIN before SAVEPOINT or SELECT, which breaks
+    # nested transactions; turn it off and let _sqlite_on_begin emit BEGIN (SQLAlchemy's documented recipe).
+    dbapi_connection.isolation_level = None
     cursor = dbapi_connection.cursor()
     cursor.execute("PRAGMA foreign_keys=ON")
     # contains/startswith are case-sensitive, as on PostgreSQL; the i* lookups use lower().
     cursor.execute("PRAGMA case_sensitive_like=ON")
     cursor.close()
+
+
+def _sqlite_on_begin(connection: Any) -> None:
+    if not connection.get_execution_options().get("fastmango_autocommit"):
+        connection.exec_driver_sql("BEGIN")
 
 
 _database: Database | None = None

@@ -10,6 +10,7 @@ from __future__ import annotations
 from typing import Any
 
 from sqlalchemy.orm import relationships, strategies
+from sqlalchemy.orm.base import PassiveFlag
 
 from fastmango.db.errors import FieldNotLoaded, RelationNotLoaded
 
@@ -37,16 +38,18 @@ class RaiseLoader(_LazyLoader):  # type: ignore[misc]
         )
 
 
-_original_deferred_raise = _DeferredColumnLoader._invoke_raise_load
+_original_deferred_load = _DeferredColumnLoader._load_for_state
 
 
-def _deferred_raise(self: Any, state: Any, passive: Any, lazy: Any) -> None:
-    if getattr(state.class_, "__fastmango_model__", False):
+def _deferred_load(self: Any, state: Any, passive: Any) -> Any:
+    # SQLAlchemy would raise DetachedInstanceError (our instances are detached once their query ends) or
+    # try hidden I/O; a fastmango model names the fix instead.
+    if getattr(state.class_, "__fastmango_model__", False) and state.key and passive & PassiveFlag.SQL_OK:
         raise FieldNotLoaded(
             f"{state.class_.__name__}.{self.key} was not loaded because the query used only(); "
             f"add {self.key!r} to only(...) or drop only()"
         )
-    _original_deferred_raise(self, state, passive, lazy)
+    return _original_deferred_load(self, state, passive)
 
 
-_DeferredColumnLoader._invoke_raise_load = _deferred_raise
+_DeferredColumnLoader._load_for_state = _deferred_load

@@ -89,7 +89,7 @@ class Model(SQLModel):
 
     async def save(self) -> None:
         """Insert the row (no primary key yet) or write its changed fields."""
-        async with session_scope() as session:
+        async with session_scope(write=True) as session:
             session.add(self)
             await session.flush()
 
@@ -97,7 +97,7 @@ class Model(SQLModel):
         """Delete the row. Rows that reference it through a foreign key make this an ``IntegrityError``."""
         info = model_info(type(self))
         pk_column = getattr(type(self), info.pk_name)
-        async with session_scope() as session:
+        async with session_scope(write=True) as session:
             await session.execute(
                 sa_delete(type(self)).where(pk_column == self.pk).execution_options(synchronize_session=False)
             )

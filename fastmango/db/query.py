@@ -13,6 +13,7 @@ from typing import TYPE_CHECKING, Any, Generic, TypeVar, overload
 
 from sqlalchemy import Row, delete, update
 
+from fastmango.db.bulk import bulk_insert
 from fastmango.db.compiler import Compiler, model_info
 from fastmango.db.errors import FieldError, IntegrityError
 from fastmango.db.expressions import Aggregate, Q
@@ -80,6 +81,8 @@ class QuerySet(Generic[M]):
 
     def reverse(self) -> QuerySet[M]:
         """The same rows in the opposite order (by primary key when unordered)."""
+        if self._state.limit is not None or self._state.offset:
+            raise FieldError("reverse() and last() cannot run on a sliced QuerySet; order it the other way first")
         return self._chain(order_by=_reversed(self._state.order_by or (model_info(self.model).pk_name,)))
 
     def select_related(self, *paths: str) -> QuerySet[M]:
@@ -161,24 +164,19 @@ class QuerySet(Generic[M]):
             result = await session.execute(statement)
             if not compiler.annotations:
                 return list(result.scalars().all())
-            names = list(compiler.annotations)
-            objects = []
-            for row in result.all():
-                obj = row[0]
-                for index, name in enumerate(names, start=1):
-                    obj.__dict__[name] = row[index]
-                objects.append(obj)
-            return objects
+            return _with_annotations(result.all(), list(compiler.annotations))
 
     async def iterator(self, chunk_size: int = 2000) -> AsyncIterator[M]:
         """Stream rows in chunks of ``chunk_size`` (a server-side cursor on PostgreSQL), not all at once."""
         if self._state.empty:
             return
-        statement = self._compiler().select_instances().execution_options(yield_per=chunk_size)
+        compiler = self._compiler()
+        statement = compiler.select_instances().execution_options(yield_per=chunk_size)
+        names = list(compiler.annotations)
         async with transaction() as session:
             result = await session.stream(statement)
-            async for partition in result.scalars().partitions(chunk_size):
-                for obj in partition:
+            async for partition in result.partitions(chunk_size):
+                for obj in _with_annotations(partition, names):
                     yield obj
 
     async def get(self, *conditions: Q, **lookups: Any) -> M:
@@ -255,10 +253,14 @@ class QuerySet(Generic[M]):
         objs = list(objs)
         if not objs:
             return objs
-        async with session_scope(atomic=True) as session:
-            for start in range(0, len(objs), batch_size):
-                session.add_all(objs[start : start + batch_size])
-                await session.flush()
+        info = model_info(self.model)
+        if any(obj.pk is not None for obj in objs) or len(info.mapper.primary_key) != 1:
+            async with session_scope(atomic=True) as session:  # explicit keys: let the ORM flush them
+                for start in range(0, len(objs), batch_size):
+                    session.add_all(objs[start : start + batch_size])
+                    await session.flush()
+            return objs
+        await bulk_insert(self.model, objs, batch_size)
         return objs
 
     async def get_or_create(self, defaults: dict[str, Any] | None = None, **lookups: Any) -> tuple[M, bool]:
@@ -308,7 +310,7 @@ class QuerySet(Generic[M]):
             .values(values)
             .execution_options(synchronize_session=False)
         )
-        async with session_scope() as session:
+        async with session_scope(write=True) as session:
             result = await session.execute(statement)
         return int(result.rowcount)  # type: ignore[attr-defined]
 
@@ -319,7 +321,7 @@ class QuerySet(Generic[M]):
             return 0
         compiler = self._compiler()
         statement = delete(self.model).where(*compiler.write_where()).execution_options(synchronize_session=False)
-        async with session_scope() as session:
+        async with session_scope(write=True) as session:
             result = await session.execute(statement)
         return int(result.rowcount)  # type: ignore[attr-defined]
 
@@ -347,6 +349,16 @@ class ValuesQuerySet:
         sliced = QuerySet(self._state.model, self._state)[key]
         return ValuesQuerySet(sliced._state, self._fields, self._mode)
 
+    def filter(self, *conditions: Q, **lookups: Any) -> ValuesQuerySet:
+        """Rows matching the conditions (see ``QuerySet.filter``)."""
+        where = (*self._state.where, Q(*conditions, **lookups))
+        return ValuesQuerySet(dataclasses.replace(self._state, where=where), self._fields, self._mode)
+
+    def exclude(self, *conditions: Q, **lookups: Any) -> ValuesQuerySet:
+        """Rows not matching the conditions (see ``QuerySet.exclude``)."""
+        where = (*self._state.where, ~Q(*conditions, **lookups))
+        return ValuesQuerySet(dataclasses.replace(self._state, where=where), self._fields, self._mode)
+
     def order_by(self, *fields: str) -> ValuesQuerySet:
         """Order the rows (see ``QuerySet.order_by``)."""
         return ValuesQuerySet(dataclasses.replace(self._state, order_by=fields), self._fields, self._mode)
@@ -373,6 +385,17 @@ class ValuesQuerySet:
         if self._mode == "tuple":
             return [tuple(row) for row in rows]
         return [dict(zip(keys, row, strict=True)) for row in rows]
+
+
+def _with_annotations(rows: Sequence[Row[Any]], names: list[str]) -> list[Any]:
+    """The model instances of ``rows`` (entity first), with annotation values set as attributes."""
+    objects = []
+    for row in rows:
+        obj = row[0]
+        for index, name in enumerate(names, start=1):
+            obj.__dict__[name] = row[index]
+        objects.append(obj)
+    return objects
 
 
 def _reversed(order: tuple[str, ...]) -> tuple[str, ...]:

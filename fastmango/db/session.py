@@ -113,12 +113,13 @@ async def run_on_commit(callback: Callable[[], Any]) -> None:
 
 
 @asynccontextmanager
-async def session_scope(*, atomic: bool = False) -> AsyncIterator[AsyncSession]:
+async def session_scope(*, atomic: bool = False, write: bool = False) -> AsyncIterator[AsyncSession]:
     """The session for one ORM operation.
 
     Inside ``transaction()`` that transaction's session (as a savepoint when ``atomic``). Outside, a short
-    session: on the autocommit connection for single statements, or in its own transaction when
-    ``atomic`` (several statements that must all apply). Integrity errors become fastmango's.
+    session: on the autocommit connection for single statements (committed when ``write``; a read just
+    returns the connection), or in its own transaction when ``atomic`` (several statements that must all
+    apply). Integrity errors become fastmango's.
     """
     state = _current.get()
     try:
@@ -136,8 +137,7 @@ async def session_scope(*, atomic: bool = False) -> AsyncIterator[AsyncSession]:
         else:
             async with database.autocommit_sessions() as session:
                 yield session
-                if session.new or session.dirty or session.deleted:
-                    await session.flush()
-                await session.commit()
+                if write:
+                    await session.commit()
     except sa_exc.IntegrityError as exc:
         raise integrity_error_from(exc) from exc

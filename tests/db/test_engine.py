@@ -19,9 +19,8 @@ async def test_connect_uses_the_settings_database_url_by_default(monkeypatch: py
 
 
 async def test_connected_block_connects_and_disconnects() -> None:
-    async with fdb.connected("sqlite:///:memory:") as database:
-        async with database.engine.connect() as conn:
-            assert (await conn.execute(text("select 1"))).scalar() == 1
+    async with fdb.connected("sqlite:///:memory:") as database, database.engine.connect() as conn:
+        assert (await conn.execute(text("select 1"))).scalar() == 1
     with pytest.raises(ImproperlyConfigured, match="not connected"):
         fdb.get_database()
 
