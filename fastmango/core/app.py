@@ -58,7 +58,6 @@ class FastMango(FastAPI):
             setup_logging(settings)
         self.state.settings = settings
         install_problem_handlers(self)
-        self.add_middleware(RequestIdMiddleware)
         self.add_api_route(
             "/health",
             self._health,
@@ -69,6 +68,8 @@ class FastMango(FastAPI):
         )
         for plugin in self.plugins:
             plugin.install(self)
+        # Added last, so outermost: plugins' middleware (authentication...) logs with the request id too.
+        self.add_middleware(RequestIdMiddleware)
 
     async def _health(self) -> dict[str, str]:
         return {"status": "ok", "version": __version__}

@@ -29,7 +29,7 @@ INSECURE_SECRET_KEY = "insecure-dev-key-do-not-use-in-production"
 MIN_SECRET_KEY_LENGTH = 32
 
 #: Built-in plugins, in start-up order. Listed by dotted path so that core never imports a higher layer.
-DEFAULT_PLUGINS = ["fastmango.db.plugin:DatabasePlugin"]
+DEFAULT_PLUGINS = ["fastmango.db.plugin:DatabasePlugin", "fastmango.auth.plugin:AuthPlugin"]
 
 _SUPPORTED_SCHEMES = {
     "sqlite": "sqlite+aiosqlite",
@@ -78,6 +78,22 @@ class Settings(BaseSettings):
     )
     logfire: bool = Field(False, validation_alias=_aliases("logfire"), description="Send logs and traces to Logfire.")
     plugins: list[str] = Field(default_factory=lambda: list(DEFAULT_PLUGINS), validation_alias=_aliases("plugins"))
+
+    # auth
+    auth_access_token_minutes: int = Field(15, ge=1, validation_alias=_aliases("auth_access_token_minutes"))
+    auth_refresh_token_days: int = Field(7, ge=1, validation_alias=_aliases("auth_refresh_token_days"))
+    auth_jwt_algorithm: Literal["HS256", "HS384", "HS512"] = Field(
+        "HS256", validation_alias=_aliases("auth_jwt_algorithm"), description="The only algorithm tokens may use."
+    )
+    auth_login_max_failures: int = Field(
+        5, ge=1, validation_alias=_aliases("auth_login_max_failures"), description="Per username and per address."
+    )
+    auth_login_window_seconds: int = Field(300, ge=1, validation_alias=_aliases("auth_login_window_seconds"))
+    auth_cookie_secure: bool | None = Field(
+        None, validation_alias=_aliases("auth_cookie_secure"), description="Defaults to on outside dev."
+    )
+    password_argon2_time_cost: int = Field(3, ge=1, validation_alias=_aliases("password_argon2_time_cost"))
+    password_argon2_memory_kib: int = Field(65536, ge=8, validation_alias=_aliases("password_argon2_memory_kib"))
 
     def __init__(self, **values: Any) -> None:
         if "_env_file" not in values:

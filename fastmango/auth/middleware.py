@@ -1,0 +1,55 @@
+"""ASGI middleware: ``request.state.user`` is the user of a Bearer token or HttpOnly cookie, or anonymous."""
+
+from __future__ import annotations
+
+from starlette.types import ASGIApp, Receive, Scope, Send
+
+from fastmango.auth.backend import AnonymousUser, AuthBackend
+from fastmango.auth.errors import NotAuthenticated
+
+COOKIE_NAME = "fastmango_access"
+
+
+def token_from_scope(scope: Scope) -> str | None:
+    """The access token of a request: ``Authorization: Bearer ...`` first, then the auth cookie."""
+    cookie_header = ""
+    for name, value in scope.get("headers", []):
+        if name == b"authorization":
+            scheme, _, credentials = value.decode("latin-1").partition(" ")
+            if scheme.lower() == "bearer" and credentials.strip():
+                return credentials.strip()
+        elif name == b"cookie":
+            cookie_header = value.decode("latin-1")
+    for part in cookie_header.split(";"):
+        key, _, value = part.strip().partition("=")
+        if key == COOKIE_NAME and value:
+            return value
+    return None
+
+
+class AuthenticationMiddleware:
+    """Resolves the user once per request, for code that does not use the auth dependencies.
+
+    An invalid token leaves the user anonymous and records the reason in ``request.state.auth_error``;
+    the ``CurrentUser`` dependency turns it into a 401.
+    """
+
+    def __init__(self, app: ASGIApp, backend: AuthBackend) -> None:
+        self.app = app
+        self.backend = backend
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] not in ("http", "websocket"):
+            await self.app(scope, receive, send)
+            return
+        state = scope.setdefault("state", {})
+        state["user"], state["auth_claims"], state["auth_error"] = AnonymousUser(), None, None
+        token = token_from_scope(scope)
+        if token is not None:
+            try:
+                authenticated = await self.backend.authenticate(token)
+            except NotAuthenticated as exc:
+                state["auth_error"] = exc
+            else:
+                state["user"], state["auth_claims"] = authenticated.user, authenticated.claims
+        await self.app(scope, receive, send)

@@ -1,0 +1,189 @@
+from __future__ import annotations
+
+import httpx
+import pytest
+
+from fastmango import FastMango
+from fastmango.auth import Group, User
+from fastmango.testing import app_client
+from tests.auth.conftest import PASSWORD, bearer, login, make_settings, tokens_for
+
+
+def assert_problem(response: httpx.Response, status: int) -> dict[str, object]:
+    assert response.status_code == status, response.text
+    assert response.headers["content-type"] == "application/problem+json"
+    body = dict(response.json())
+    assert body["status"] == status
+    return body
+
+
+def assert_unauthorized(response: httpx.Response) -> dict[str, object]:
+    body = assert_problem(response, 401)
+    assert response.headers["www-authenticate"].startswith("Bearer")
+    return body
+
+
+async def test_login_returns_a_token_pair_that_authenticates(client: httpx.AsyncClient) -> None:
+    await User.objects.create_user("ada", password=PASSWORD)
+    tokens = await tokens_for(client, "ada")
+    assert tokens["token_type"] == "bearer"
+    assert tokens["expires_in"] == 900
+    response = await client.get("/whoami", headers=bearer(tokens["access_token"]))
+    assert response.json() == {"username": "ada"}
+    me = await client.get("/auth/me", headers=bearer(tokens["access_token"]))
+    assert me.json()["username"] == "ada"
+    assert "hashed_password" not in me.text
+    assert (await User.objects.get(username="ada")).last_login is not None
+
+
+async def test_wrong_password_and_unknown_user_get_the_same_answer(client: httpx.AsyncClient) -> None:
+    await User.objects.create_user("ada", password=PASSWORD)
+    wrong = await login(client, "ada", "nope")
+    unknown = await login(client, "nobody", "nope")
+    assert_unauthorized(wrong)
+    assert_unauthorized(unknown)
+    assert wrong.json()["detail"] == unknown.json()["detail"] == "Incorrect username or password."
+
+
+async def test_missing_credentials_are_401_problem_details(client: httpx.AsyncClient) -> None:
+    body = assert_unauthorized(await client.get("/whoami"))
+    assert "Bearer" in str(body["detail"])
+
+
+@pytest.mark.parametrize("token", ["garbage", "a.b.c", "Bearer", ""])
+async def test_malformed_tokens_are_401_never_500(client: httpx.AsyncClient, token: str) -> None:
+    assert_unauthorized(await client.get("/whoami", headers={"Authorization": f"Bearer {token}"}))
+
+
+async def test_a_refresh_token_cannot_be_used_as_an_access_token(client: httpx.AsyncClient) -> None:
+    await User.objects.create_user("ada", password=PASSWORD)
+    tokens = await tokens_for(client, "ada")
+    body = assert_unauthorized(await client.get("/whoami", headers=bearer(tokens["refresh_token"])))
+    assert "not an access token" in str(body["detail"])
+
+
+async def test_refresh_rotates_and_the_old_refresh_token_is_refused(client: httpx.AsyncClient) -> None:
+    await User.objects.create_user("ada", password=PASSWORD)
+    first = await tokens_for(client, "ada")
+    response = await client.post("/auth/refresh", json={"refresh_token": first["refresh_token"]})
+    assert response.status_code == 200
+    second = response.json()
+    assert second["refresh_token"] != first["refresh_token"]
+    assert (await client.get("/whoami", headers=bearer(second["access_token"]))).status_code == 200
+    reused = await client.post("/auth/refresh", json={"refresh_token": first["refresh_token"]})
+    assert "revoked" in str(assert_unauthorized(reused)["detail"])
+
+
+async def test_refresh_with_an_access_token_is_refused(client: httpx.AsyncClient) -> None:
+    await User.objects.create_user("ada", password=PASSWORD)
+    tokens = await tokens_for(client, "ada")
+    assert_unauthorized(await client.post("/auth/refresh", json={"refresh_token": tokens["access_token"]}))
+
+
+async def test_logout_revokes_access_and_refresh_tokens(client: httpx.AsyncClient) -> None:
+    await User.objects.create_user("ada", password=PASSWORD)
+    tokens = await tokens_for(client, "ada")
+    response = await client.post(
+        "/auth/logout", headers=bearer(tokens["access_token"]), json={"refresh_token": tokens["refresh_token"]}
+    )
+    assert response.status_code == 204
+    assert "revoked" in str(assert_unauthorized(await client.get("/whoami", headers=bearer(tokens["access_token"]))))
+    assert_unauthorized(await client.post("/auth/refresh", json={"refresh_token": tokens["refresh_token"]}))
+    assert_unauthorized(await client.post("/auth/logout", headers=bearer(tokens["access_token"])))
+
+
+async def test_a_disabled_user_cannot_log_in_or_use_an_old_token(client: httpx.AsyncClient) -> None:
+    await User.objects.create_user("ada", password=PASSWORD)
+    tokens = await tokens_for(client, "ada")
+    await User.objects.filter(username="ada").update(is_active=False)
+    assert_unauthorized(await login(client, "ada"))
+    assert_unauthorized(await client.get("/whoami", headers=bearer(tokens["access_token"])))
+    assert_unauthorized(await client.post("/auth/refresh", json={"refresh_token": tokens["refresh_token"]}))
+
+
+async def test_require_permission_is_401_anonymous_403_without_it_and_ok_with_it(client: httpx.AsyncClient) -> None:
+    user = await User.objects.create_user("ada", password=PASSWORD)
+    assert_unauthorized(await client.post("/books"))
+    token = (await tokens_for(client, "ada"))["access_token"]
+    denied = assert_problem(await client.post("/books", headers=bearer(token)), 403)
+    assert denied["permission"] == "book.add"
+    assert "book.add" in str(denied["detail"])
+    writers = await Group.objects.create(name="writers")
+    await writers.grant("book.add")
+    await user.add_to_group(writers)
+    assert (await client.post("/books", headers=bearer(token))).json() == {"ok": True}
+
+
+async def test_staff_and_superuser_guards(client: httpx.AsyncClient) -> None:
+    await User.objects.create_user("plain", password=PASSWORD)
+    await User.objects.create_user("staffer", password=PASSWORD, is_staff=True)
+    await User.objects.create_superuser("root", password=PASSWORD)
+    plain, staffer, root = [(await tokens_for(client, name))["access_token"] for name in ("plain", "staffer", "root")]
+    assert (await client.get("/staff", headers=bearer(plain))).status_code == 403
+    assert (await client.get("/staff", headers=bearer(staffer))).status_code == 200
+    assert (await client.get("/root", headers=bearer(staffer))).status_code == 403
+    assert (await client.get("/root", headers=bearer(root))).status_code == 200
+    assert (await client.post("/books", headers=bearer(root))).status_code == 200
+
+
+async def test_optional_user_is_none_when_anonymous(client: httpx.AsyncClient) -> None:
+    await User.objects.create_user("ada", password=PASSWORD)
+    assert (await client.get("/maybe")).json() == {"username": None}
+    token = (await tokens_for(client, "ada"))["access_token"]
+    assert (await client.get("/maybe", headers=bearer(token))).json() == {"username": "ada"}
+
+
+async def test_middleware_sets_request_state_user(client: httpx.AsyncClient) -> None:
+    await User.objects.create_user("ada", password=PASSWORD)
+    assert (await client.get("/state-user")).json() == {"authenticated": False, "username": ""}
+    token = (await tokens_for(client, "ada"))["access_token"]
+    assert (await client.get("/state-user", headers=bearer(token))).json() == {"authenticated": True, "username": "ada"}
+
+
+async def test_login_with_cookie_sets_an_httponly_cookie_that_authenticates(client: httpx.AsyncClient) -> None:
+    await User.objects.create_user("ada", password=PASSWORD)
+    response = await client.post("/auth/token?cookie=true", data={"username": "ada", "password": PASSWORD})
+    cookie = response.headers["set-cookie"]
+    assert "fastmango_access=" in cookie
+    assert "HttpOnly" in cookie
+    assert "samesite=lax" in cookie.lower()
+    assert (await client.get("/whoami")).json() == {"username": "ada"}
+
+
+async def test_failed_logins_are_rate_limited_per_username(database_url: str) -> None:
+    app = FastMango(settings=make_settings(database_url, auth_login_max_failures=3), configure_logging=False)
+    async with app_client(app) as client:
+        from sqlmodel import SQLModel
+
+        async with app.state.database.engine.begin() as conn:
+            await conn.run_sync(SQLModel.metadata.create_all, tables=[SQLModel.metadata.tables["auth_user"]])
+        await User.objects.create_user("ada", password=PASSWORD)
+        try:
+            for _ in range(3):
+                assert (await login(client, "ada", "wrong")).status_code == 401
+            limited = await login(client, "ada", PASSWORD)
+            body = assert_problem(limited, 429)
+            assert int(limited.headers["retry-after"]) > 0
+            assert body["retry_after"] == int(limited.headers["retry-after"])
+        finally:
+            await User.objects.all().delete()
+
+
+async def test_failed_logins_are_rate_limited_per_address(database_url: str) -> None:
+    app = FastMango(settings=make_settings(database_url, auth_login_max_failures=2), configure_logging=False)
+    async with app_client(app) as client:
+        from sqlmodel import SQLModel
+
+        async with app.state.database.engine.begin() as conn:
+            await conn.run_sync(SQLModel.metadata.create_all, tables=[SQLModel.metadata.tables["auth_user"]])
+        assert (await login(client, "a1", "x")).status_code == 401
+        assert (await login(client, "a2", "x")).status_code == 401
+        assert (await login(client, "a3", "x")).status_code == 429
+
+
+async def test_openapi_declares_the_password_flow(client: httpx.AsyncClient) -> None:
+    schema = (await client.get("/openapi.json")).json()
+    flows = schema["components"]["securitySchemes"]["OAuth2PasswordBearer"]["flows"]
+    assert flows["password"]["tokenUrl"] == "/auth/token"
+    for path in ("/auth/token", "/auth/refresh", "/auth/logout", "/auth/me"):
+        assert path in schema["paths"]
