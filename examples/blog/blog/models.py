@@ -2,6 +2,8 @@
 
 import datetime
 
+from sqlalchemy import DateTime
+
 from fastmango.db import Field, Model, Relationship
 
 
@@ -31,7 +33,7 @@ class Post(Model, table=True):
     id: int | None = Field(default=None, primary_key=True)
     title: str = Field(max_length=200)
     body: str = ""
-    created_at: datetime.datetime = Field(default_factory=utcnow)
+    created_at: datetime.datetime = Field(default_factory=utcnow, sa_type=DateTime(timezone=True))
     published: bool = False
     author_id: int = Field(foreign_key="author.id", index=True)
     author: Author = Relationship(back_populates="posts")

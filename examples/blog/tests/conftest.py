@@ -5,14 +5,14 @@ import os
 os.environ.setdefault("DATABASE_URL", "sqlite:///:memory:")
 os.environ.setdefault("FASTMANGO_ENV", "test")
 
-from collections.abc import AsyncIterator  # noqa: E402
+from collections.abc import AsyncIterator
 
-import httpx  # noqa: E402
-import pytest  # noqa: E402
+import httpx
+import pytest
+from blog.app import app
 
-from blog.app import app  # noqa: E402
-from fastmango.db import create_all  # noqa: E402
-from fastmango.testing import app_client  # noqa: E402
+from fastmango.db import create_all
+from fastmango.testing import app_client
 
 
 @pytest.fixture

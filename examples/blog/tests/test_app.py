@@ -1,4 +1,5 @@
 from blog.models import Author, Post
+
 from fastmango.testing import capture_queries
 
 
