@@ -5,7 +5,7 @@ BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 LINT_PATHS := $(wildcard fastmango tests examples tools)
 
-.PHONY: dev test lint typecheck bench clean
+.PHONY: dev test lint typecheck bench-orm clean
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -13,8 +13,11 @@ $(STAMP): pyproject.toml
 	$(BIN)/python -m pip install --quiet -e '.[all,dev]'
 	touch $(STAMP)
 
-dev: $(STAMP)  ## serve examples/blog on SQLite at http://127.0.0.1:8000 with hot reload
-	cd examples/blog && ../../$(BIN)/fastmango dev
+dev: $(STAMP)  ## migrate and seed examples/blog on SQLite, then serve it at http://127.0.0.1:8000 with hot reload
+	cd examples/blog && ../../$(BIN)/fastmango migrate && ../../$(BIN)/python -m blog.seed && ../../$(BIN)/fastmango dev
+
+bench-orm: $(STAMP)  ## the ORM micro-benchmark (SQLite and PostgreSQL); writes tools/bench/ORM_RESULTS.md
+	$(BIN)/python -m tools.bench.orm --output tools/bench/ORM_RESULTS.md
 
 test: $(STAMP) lint typecheck  ## the whole suite, lint and type check included
 	$(BIN)/pytest

@@ -98,6 +98,9 @@ class Group(Model, table=True):
 class UserManager(Manager["User"]):
     """``User.objects``, with ``create_user`` and ``create_superuser``."""
 
+    def __get__(self, instance: object | None, owner: type[Any]) -> "UserManager":  # type: ignore[override]
+        return super().__get__(instance, owner)  # type: ignore[return-value]
+
     async def create_user(
         self, username: str, password: str | None = None, *, email: str | None = None, **fields: Any
     ) -> "User":

@@ -22,11 +22,14 @@ def table_models() -> list[type[Any]]:
     return sorted(models, key=lambda model: model.__tablename__)
 
 
-async def sync_permissions() -> list[str]:
-    """Create the missing permissions of every imported table model; returns the codenames created."""
+async def sync_permissions(only_tables: set[str] | None = None) -> list[str]:
+    """Create the missing permissions of every imported table model (of those in ``only_tables``, when
+    given: the tables that exist); returns the codenames created."""
     existing = set(await Permission.objects.values_list("codename", flat=True))
     missing = []
     for model in table_models():
+        if only_tables is not None and model.__tablename__ not in only_tables:
+            continue
         for action, codename in zip(ACTIONS, permission_codenames(model), strict=True):
             if codename not in existing:
                 missing.append(Permission(codename=codename, name=f"Can {action} {model.__tablename__}"))

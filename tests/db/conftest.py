@@ -26,5 +26,14 @@ async def db(request: pytest.FixtureRequest) -> AsyncIterator[fdb.Database]:
     finally:
         if database.dialect == "postgresql":
             async with database.engine.begin() as conn:
+                # A test that failed inside iterator() may leave its transaction open until garbage collection;
+                # end such sessions instead of waiting on their locks forever.
+                await conn.execute(
+                    text(
+                        "SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE datname = current_database() "
+                        "AND pid <> pg_backend_pid() AND state LIKE 'idle in transaction%'"
+                    )
+                )
+                await conn.execute(text("SET LOCAL lock_timeout = '20s'"))
                 await conn.execute(text(f"TRUNCATE {', '.join(TABLES)} RESTART IDENTITY CASCADE"))
         await fdb.disconnect()

@@ -81,11 +81,24 @@ def default_name(upgrade_ops: ops.UpgradeOps, *, first: bool) -> str:
     return fragments[0]
 
 
+def _warning(operation: ops.MigrateOperation) -> str | None:
+    if not isinstance(operation, ops.AddColumnOp):
+        return None
+    column = operation.column
+    if column.nullable or column.server_default is not None or column.primary_key:
+        return None
+    return (
+        f"{operation.table_name}.{column.name} is added NOT NULL without a server default: the migration fails "
+        "if the table has rows; give the column a default in the migration (server_default=...) or make it "
+        "optional in the model"
+    )
+
+
 class RevisionDirectives:
     """An Alembic ``process_revision_directives`` hook: skip empty revisions, name unnamed ones.
 
     After the revision command ran, :attr:`changes` lists what the new revision does (empty when there was
-    nothing to write).
+    nothing to write) and :attr:`warnings` what may fail when it runs.
 
     Args:
         first: Whether the project has no revision yet (the new one is then called ``initial``).
@@ -94,6 +107,7 @@ class RevisionDirectives:
     def __init__(self, *, first: bool) -> None:
         self.first = first
         self.changes: list[str] = []
+        self.warnings: list[str] = []
 
     def __call__(self, context: Any, revision: Any, directives: list[Any]) -> None:
         if not directives:
@@ -104,5 +118,8 @@ class RevisionDirectives:
             directives[:] = []
             return
         self.changes = [describe(operation) for operation in leaf_operations(upgrade_ops)]
+        self.warnings = [
+            warning for operation in leaf_operations(upgrade_ops) if (warning := _warning(operation)) is not None
+        ]
         if not script.message:
             script.message = default_name(upgrade_ops, first=self.first)

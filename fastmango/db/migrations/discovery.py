@@ -88,7 +88,7 @@ def table_models(module: ModuleType | None) -> dict[str, type]:
             isinstance(value, type)
             and issubclass(value, SQLModel)
             and value is not SQLModel
-            and getattr(value, "__table__", None) is not None
+            and vars(value).get("__table__") is not None  # a table class itself, not a schema derived from one
             and not name.startswith("_")
         ):
             found[name] = value

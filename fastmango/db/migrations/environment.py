@@ -17,7 +17,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import MetaData
+from sqlalchemy import CHAR, Enum, MetaData, String
 from sqlalchemy.engine import make_url
 
 from fastmango.core.errors import ImproperlyConfigured
@@ -68,6 +68,29 @@ def _on_version_apply(options: EnvironmentOptions) -> Callable[..., None]:
     return callback
 
 
+_SKIP = (Enum, CHAR)
+
+
+def compare_type(
+    context: Any, inspected_column: Any, metadata_column: Any, inspected_type: Any, metadata_type: Any
+) -> bool | None:
+    """Alembic's type comparison, plus string length changes it does not see on its own.
+
+    Alembic treats ``VARCHAR`` and ``VARCHAR(200)`` as equal (it ignores a length the database does not
+    report), so adding ``max_length=200`` to a field, or removing it, would produce no migration.
+
+    Returns:
+        True when the lengths differ; None to let Alembic compare as usual.
+    """
+    strings = isinstance(inspected_type, String) and isinstance(metadata_type, String)
+    # Enum has a computed length, and CHAR means CHAR(1) when it has none: leave both to Alembic.
+    if not strings or isinstance(inspected_type, _SKIP) or isinstance(metadata_type, _SKIP):
+        return None
+    if (inspected_type.length or None) != (metadata_type.length or None):
+        return True
+    return None
+
+
 def run_environment(context: Any) -> None:
     """Configure Alembic's ``context`` from ``context.config.attributes`` and run the migrations.
 
@@ -91,7 +114,7 @@ def run_environment(context: Any) -> None:
     common: dict[str, Any] = {
         "target_metadata": options.metadata,
         "render_as_batch": True,
-        "compare_type": True,
+        "compare_type": compare_type,
         "on_version_apply": [_on_version_apply(options)],
     }
     if context.is_offline_mode():

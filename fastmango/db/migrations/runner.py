@@ -38,10 +38,12 @@ from fastmango.db.migrations.environment import EnvironmentOptions, Step
 #: The Alembic script directory fastmango ships: its ``env.py`` and ``script.py.mako``.
 ENVIRONMENT_DIR = Path(__file__).parent / "alembic_env"
 
-#: Revision files sort by creation time: ``2025_01_31_1205_3f2a1b4c5d6e_add_post_views.py``.
-FILE_TEMPLATE = "%(year)d_%(month).2d_%(day).2d_%(hour).2d%(minute).2d_%(rev)s_%(slug)s"
+#: Revision files are numbered like Django's: ``0002_3f2a1b4c5d6e_add_post_views.py``. The number only sorts
+#: the folder for reading; Alembic orders revisions by ``down_revision``, so two branches' 0002s coexist.
+FILE_TEMPLATE = "{number:04d}_%(rev)s_%(slug)s"
 
 _RELATIVE = re.compile(r"^[+-]\d+$")
+_NUMBER = re.compile(r"^\d{1,4}$")
 T = TypeVar("T")
 
 
@@ -58,12 +60,15 @@ class NewRevision:
         message: Its message (``initial``, ``add_post_views`` or the one given with ``-m``).
         path: The file.
         changes: What it does, one line per operation (``create table post``).
+        warnings: What may fail when it runs and should be checked in the file (a NOT NULL column added
+            without a server default fails on a table that has rows).
     """
 
     revision: str
     message: str
     path: Path
     changes: list[str] = field(default_factory=list)
+    warnings: list[str] = field(default_factory=list)
 
 
 @dataclass(frozen=True)
@@ -74,11 +79,13 @@ class MigrationStatus:
         revision: The revision id.
         message: Its message.
         applied: Whether the database is at this revision or past it.
+        name: Its file name without ``.py`` (``0002_9a8b7c6d5e4f_add_post_views``).
     """
 
     revision: str
     message: str
     applied: bool
+    name: str = ""
 
 
 class Migrations:
@@ -112,7 +119,6 @@ class Migrations:
         config.set_main_option("script_location", _escape(str(ENVIRONMENT_DIR)))
         config.set_main_option("path_separator", "os")
         config.set_main_option("version_locations", _escape(str(self.directory)))
-        config.set_main_option("file_template", _escape(FILE_TEMPLATE))
         config.attributes["fastmango"] = EnvironmentOptions(metadata=self.metadata, url=self.url, on_step=on_step)
         return config
 
@@ -138,7 +144,7 @@ class Migrations:
         """Every revision, oldest first, with whether the database has it."""
         revisions = self.revisions()
         applied = await self._run(lambda connection: self._applied(_current_heads(connection)))
-        return [MigrationStatus(r.revision, r.doc or "", r.revision in applied) for r in revisions]
+        return [MigrationStatus(r.revision, r.doc or "", r.revision in applied, Path(r.path).stem) for r in revisions]
 
     async def make(self, message: str | None = None) -> NewRevision | None:
         """Autogenerate a revision from the difference between the models and the database.
@@ -153,12 +159,15 @@ class Migrations:
         """
         self.directory.mkdir(parents=True, exist_ok=True)
         scripts = self.scripts
-        hook = RevisionDirectives(first=not self.revisions())
+        existing = self.revisions()
+        hook = RevisionDirectives(first=not existing)
         config = self.config()
+        config.set_main_option("file_template", _escape(FILE_TEMPLATE.format(number=_next_number(existing))))
 
         def generate(connection: Connection) -> Any:
-            current = set(_current_heads(connection))
-            if current != set(scripts.get_heads()):
+            current = _current_heads(connection)
+            self._applied(current)  # the database may be at a revision this folder does not have
+            if set(current) != set(scripts.get_heads()):
                 raise MigrationError(
                     "the database does not have every migration applied; run `fastmango migrate` before "
                     "`fastmango makemigrations`"
@@ -169,14 +178,14 @@ class Migrations:
         script = await self._run(generate)
         if not isinstance(script, Script):
             return None
-        return NewRevision(script.revision, script.doc or "", Path(script.path), hook.changes)
+        return NewRevision(script.revision, script.doc or "", Path(script.path), hook.changes, hook.warnings)
 
     async def migrate(self, target: str = "head", *, on_step: Callable[[Step], None] | None = None) -> list[Step]:
         """Bring the database to ``target``, upgrading or downgrading as needed.
 
         Args:
-            target: ``head`` (the default), ``zero`` (undo everything), ``-1`` / ``+2`` (relative), or a
-                revision id (or a unique prefix of one).
+            target: ``head`` (the default), ``zero`` (undo everything), ``-1`` / ``+2`` (relative), a
+                revision id (or a unique prefix of one), or a file number (``2`` or ``0002``).
             on_step: Called after each step, e.g. to print it as it happens.
 
         Returns:
@@ -213,7 +222,7 @@ class Migrations:
         """The SQL of one revision (Alembic's offline mode); nothing is run and no database is needed.
 
         Args:
-            revision: A revision id, or a unique prefix of one.
+            revision: A revision id (or a unique prefix of one), or a file number (``0002``).
             backwards: The SQL of its downgrade instead.
         """
         script = self._resolve(self.scripts, revision)
@@ -254,12 +263,20 @@ class Migrations:
         return ("downgrade" if revision in applied else "upgrade"), revision
 
     def _resolve(self, scripts: ScriptDirectory, revision: str) -> Script:
+        if _NUMBER.match(revision):
+            prefix = f"{int(revision):04d}_"
+            numbered = [s for s in scripts.walk_revisions() if Path(s.path).name.startswith(prefix)]
+            if len(numbered) == 1:
+                return numbered[0]
+            if numbered:
+                names = ", ".join(sorted(Path(s.path).stem for s in numbered))
+                raise MigrationError(f"several migrations are numbered {revision} ({names}); name one by its id")
         try:
             script = scripts.get_revision(revision)
         except (CommandError, RevisionError) as exc:
+            detail = f" ({exc})" if "Multiple" in str(exc) else ""
             raise MigrationError(
-                f"{revision!r} does not name a migration in {self.directory} ({exc}); "
-                "`fastmango showmigrations` lists them"
+                f"no migration {revision!r} in {self.directory.name}/{detail}; `fastmango showmigrations` lists them"
             ) from exc
         if script is None:
             raise MigrationError(f"{revision!r} does not name a migration; `fastmango showmigrations` lists them")
@@ -287,6 +304,12 @@ class Migrations:
                 await connection.close()
         finally:
             await engine.dispose()
+
+
+def _next_number(existing: list[Script]) -> int:
+    """The number of the next revision file: one past the highest, so a deleted file leaves a gap, not a clash."""
+    numbers = [int(match[1]) for script in existing if (match := re.match(r"^(\d{4})_", Path(script.path).name))]
+    return max([*numbers, len(existing)]) + 1
 
 
 def _current_heads(connection: Connection) -> tuple[str, ...]:
