@@ -48,6 +48,7 @@ def test_init_writes_the_project_layout(tmp_path: Path) -> None:
         "mysite/settings.py",
         "mysite/app.py",
         "mysite/routes.py",
+        "mysite/models.py",
         "tests/test_app.py",
     ):
         assert (root / relative).is_file(), relative
