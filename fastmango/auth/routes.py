@@ -14,13 +14,11 @@ from fastmango.auth.dependencies import CurrentUser
 from fastmango.auth.errors import NotAuthenticated
 from fastmango.auth.middleware import COOKIE_NAME
 from fastmango.auth.tokens import TokenPair
+from fastmango.core.problems import problem_responses
 
 router = APIRouter(prefix="/auth", tags=["auth"])
 
-_ERRORS: dict[int | str, dict[str, str]] = {
-    401: {"description": "Missing, invalid, expired or revoked credentials (problem details)."},
-    429: {"description": "Too many failed logins; see Retry-After (problem details)."},
-}
+_ERRORS = problem_responses(401, 429)
 
 
 class TokenResponse(BaseModel):

@@ -12,7 +12,7 @@ from fastapi import FastAPI
 from fastmango.__about__ import __version__
 from fastmango.core.logging import configure_logging as setup_logging
 from fastmango.core.plugins import Plugin, load_plugin
-from fastmango.core.problems import install_problem_handlers
+from fastmango.core.problems import document_problems, install_problem_handlers
 from fastmango.core.request_id import RequestIdMiddleware
 from fastmango.core.settings import Settings
 
@@ -70,6 +70,12 @@ class FastMango(FastAPI):
             plugin.install(self)
         # Added last, so outermost: plugins' middleware (authentication...) logs with the request id too.
         self.add_middleware(RequestIdMiddleware)
+
+    def openapi(self) -> dict[str, Any]:
+        """The OpenAPI document, with error responses documented as the problem details they are."""
+        if self.openapi_schema is None:
+            self.openapi_schema = document_problems(super().openapi())
+        return self.openapi_schema
 
     async def _health(self) -> dict[str, str]:
         return {"status": "ok", "version": __version__}

@@ -113,3 +113,60 @@ def install_problem_handlers(app: FastAPI) -> None:
     app.add_exception_handler(StarletteHTTPException, _http_exception)
     app.add_exception_handler(RequestValidationError, _validation_error)
     app.add_exception_handler(Exception, _unhandled)
+
+
+PROBLEM_SCHEMA: dict[str, Any] = {
+    "title": "Problem",
+    "description": "RFC 9457 problem details.",
+    "type": "object",
+    "properties": {
+        "type": {"type": "string"},
+        "title": {"type": "string"},
+        "status": {"type": "integer"},
+        "detail": {"type": "string"},
+        "instance": {"type": "string"},
+        "errors": {
+            "type": "array",
+            "items": {"type": "object", "additionalProperties": True},
+            "description": "Validation errors, each with the field path (422).",
+        },
+    },
+    "required": ["type", "title", "status"],
+    "additionalProperties": True,
+}
+_PROBLEM_REF = {"$ref": "#/components/schemas/Problem"}
+_DESCRIPTIONS = {
+    400: "Bad request: a parameter or value the endpoint cannot use.",
+    401: "Not authenticated: missing, invalid, expired or revoked credentials.",
+    403: "Permission denied.",
+    404: "Not found.",
+    409: "Conflict: a unique, foreign key or other constraint refused the write.",
+    422: "Validation failed; `errors` lists each field.",
+    429: "Too many requests; see Retry-After.",
+}
+
+
+def problem_responses(*statuses: int) -> dict[int | str, dict[str, Any]]:
+    """OpenAPI ``responses`` entries documenting problem details for these statuses."""
+    return {
+        status: {
+            "description": _DESCRIPTIONS.get(status, _phrase(status)),
+            "content": {PROBLEM_CONTENT_TYPE: {"schema": _PROBLEM_REF}},
+        }
+        for status in statuses
+    }
+
+
+def document_problems(schema: dict[str, Any]) -> dict[str, Any]:
+    """Make an OpenAPI document say what the app does: every 422 is problem details, not FastAPI's
+    ``HTTPValidationError``, and the ``Problem`` schema exists."""
+    components = schema.setdefault("components", {}).setdefault("schemas", {})
+    components["Problem"] = PROBLEM_SCHEMA
+    for path_item in schema.get("paths", {}).values():
+        for operation in path_item.values():
+            responses = operation.get("responses", {}) if isinstance(operation, dict) else {}
+            if "422" in responses:
+                responses["422"] = problem_responses(422)[422]
+    components.pop("HTTPValidationError", None)
+    components.pop("ValidationError", None)
+    return schema

@@ -1,9 +1,11 @@
 """The ASGI application of blog: `fastmango dev` serves it, `uvicorn blog.app:app` too."""
 
-from blog import routes
+from blog import api, routes
 from blog.settings import Settings
 from fastmango import FastMango
 
 settings = Settings()
 app = FastMango(settings=settings)
 app.include_router(routes.router)
+for router in (api.posts, api.authors, api.tags):
+    app.include_router(router)

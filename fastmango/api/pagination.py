@@ -1,0 +1,56 @@
+"""Response envelopes for lists: limit/offset pages with a total, or cursor pages for large tables."""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import json
+from functools import cache
+from typing import Any
+
+from pydantic import BaseModel, Field, create_model
+
+from fastmango.core.errors import ProblemError
+
+
+@cache
+def page_schema(item: type[BaseModel]) -> type[BaseModel]:
+    """``{items, total, limit, offset}`` of ``item``."""
+    return create_model(  # type: ignore[no-any-return, call-overload]
+        f"{item.__name__}Page",
+        items=(list[item], ...),  # type: ignore[valid-type]
+        total=(int, Field(description="Rows matching the filters, across all pages.")),
+        limit=(int, ...),
+        offset=(int, ...),
+    )
+
+
+@cache
+def cursor_page_schema(item: type[BaseModel]) -> type[BaseModel]:
+    """``{items, next, limit}`` of ``item``: pass ``next`` as ``?cursor=`` for the following page."""
+    return create_model(  # type: ignore[no-any-return, call-overload]
+        f"{item.__name__}CursorPage",
+        items=(list[item], ...),  # type: ignore[valid-type]
+        next=(str | None, Field(description="The cursor of the next page; null on the last page.")),
+        limit=(int, ...),
+    )
+
+
+def encode_cursor(value: Any) -> str:
+    """An opaque cursor for the primary key ``value``."""
+    return base64.urlsafe_b64encode(json.dumps({"after": value}).encode()).decode().rstrip("=")
+
+
+def decode_cursor(cursor: str) -> Any:
+    """The primary key a cursor stands for. Raises a 400 problem for a cursor this API did not make."""
+    try:
+        padded = cursor + "=" * (-len(cursor) % 4)
+        data = json.loads(base64.urlsafe_b64decode(padded.encode()))
+        return data["after"]
+    except (ValueError, KeyError, TypeError, binascii.Error, UnicodeDecodeError):
+        raise ProblemError(
+            400,
+            "The cursor is not valid; use the `next` value of a previous page.",
+            title="Bad cursor",
+            parameter="cursor",
+        ) from None
