@@ -92,6 +92,26 @@ class Settings(BaseSettings):
     auth_cookie_secure: bool | None = Field(
         None, validation_alias=_aliases("auth_cookie_secure"), description="Defaults to on outside dev."
     )
+    # tasks (fastmango.tasks)
+    task_backend: Literal["auto", "inline", "arq"] = Field(
+        "auto", validation_alias=_aliases("task_backend"), description="auto: arq when REDIS_URL is set, else inline."
+    )
+    task_queue_name: str = Field("fastmango:queue", validation_alias=_aliases("task_queue_name"))
+
+    # AI (fastmango.ai)
+    ai_models: dict[str, str | list[str]] = Field(
+        default_factory=lambda: {"default": "test"},
+        validation_alias=_aliases("ai_models"),
+        description='Aliases to Pydantic AI model ids ("openai:gpt-4.1"); a list is a fallback chain.',
+    )
+    ai_openai_base_url: str | None = Field(
+        None,
+        validation_alias=_aliases("ai_openai_base_url", "OPENAI_BASE_URL"),
+        description="An OpenAI-compatible server (Ollama, vLLM, LM Studio) for openai: models.",
+    )
+    ai_openai_api_key: SecretStr | None = Field(None, validation_alias=_aliases("ai_openai_api_key", "OPENAI_API_KEY"))
+    ai_max_rows: int = Field(100, ge=1, validation_alias=_aliases("ai_max_rows"), description="Row cap of query tools.")
+
     password_argon2_time_cost: int = Field(3, ge=1, validation_alias=_aliases("password_argon2_time_cost"))
     password_argon2_memory_kib: int = Field(65536, ge=8, validation_alias=_aliases("password_argon2_memory_kib"))
 
