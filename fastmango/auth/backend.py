@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import hmac
 from dataclasses import dataclass
 from typing import Any
 
@@ -72,17 +73,19 @@ class AuthBackend:
         Unknown users and wrong passwords get the same answer and take the same time (a dummy hash is
         verified). Failures are counted per username and per address; past the limit, ``TooManyAttempts``.
         """
-        keys = [f"user:{username.lower()}"] + ([f"addr:{address}"] if address else [])
-        wait = await self.limiter.retry_after(keys)
+        user_key = f"user:{username.lower()}"
+        keys = [user_key] + ([f"addr:{address}"] if address else [])
+        # Count the attempt before checking it, so that parallel guesses cannot all pass the limit.
+        wait = await self.limiter.hit(keys)
         if wait is not None:
             raise TooManyAttempts(wait)
-        user = await User.objects.filter(username=username).first()
+        user = None if "\x00" in username else await User.objects.filter(username=username).first()
         hashed = user.hashed_password if user is not None and user.hashed_password else None
         matches, new_hash = await asyncio.to_thread(verify_and_update, password, hashed)
         if user is None or not matches or not user.is_active:
-            await self.limiter.record_failure(keys)
             raise NotAuthenticated(_BAD_CREDENTIALS)
-        await self.limiter.reset(keys[:1])
+        await self.limiter.reset([user_key])
+        await self.limiter.forgive(keys[1:])
         changes: dict[str, Any] = {"last_login": utcnow()}
         if new_hash is not None:
             changes["hashed_password"] = new_hash
@@ -90,7 +93,7 @@ class AuthBackend:
         for name, value in changes.items():
             setattr(user, name, value)
         assert user.id is not None
-        return user, self.tokens.issue_pair(user.id)
+        return user, self.tokens.issue_pair(user.id, self.tokens.version_of(user))
 
     async def authenticate(self, token: str) -> Authenticated:
         """The user of a valid, unrevoked access token of an active account.
@@ -105,9 +108,11 @@ class AuthBackend:
         """Exchange a refresh token for a new pair; the old refresh token is revoked (rotation)."""
         claims = self.tokens.verify(refresh_token, "refresh")
         user = await self._active_user(claims)
-        await self.revoked.revoke(claims.jti, claims.expires_at)
+        if not await self.revoked.revoke(claims.jti, claims.expires_at):
+            # Another request rotated this refresh token first: only one of them may win.
+            raise NotAuthenticated("The token has been revoked; log in again.")
         assert user.id is not None
-        return self.tokens.issue_pair(user.id)
+        return self.tokens.issue_pair(user.id, self.tokens.version_of(user))
 
     async def logout(self, access: TokenClaims, refresh_token: str | None = None) -> None:
         """Revoke the access token and, when given and issued to the same user, the refresh token."""
@@ -123,4 +128,6 @@ class AuthBackend:
         user = await User.objects.filter(id=claims.user_id).first()
         if user is None or not user.is_active:
             raise NotAuthenticated("The account is disabled or no longer exists.")
+        if not hmac.compare_digest(claims.version, self.tokens.version_of(user)):
+            raise NotAuthenticated("The token was issued before the password changed; log in again.")
         return user

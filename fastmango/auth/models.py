@@ -8,11 +8,9 @@ groups'; a superuser has every permission; an inactive user has none.
 import datetime
 from typing import Any, ClassVar
 
-from sqlalchemy import DateTime
-
 from fastmango.auth.errors import UnknownPermission
 from fastmango.auth.passwords import hash_password, verify_password
-from fastmango.db import Field, Manager, Model, Q, Relationship
+from fastmango.db import Field, Manager, Model, Q, Relationship, UTCDateTime
 
 
 def utcnow() -> datetime.datetime:
@@ -22,7 +20,7 @@ def utcnow() -> datetime.datetime:
 
 def TimestampField(**kwargs: Any) -> Any:
     """A timezone-aware datetime column."""
-    return Field(sa_type=DateTime(timezone=True), **kwargs)  # type: ignore[call-overload]
+    return Field(sa_type=UTCDateTime, **kwargs)  # type: ignore[call-overload]
 
 
 class UserGroup(Model, table=True):

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import datetime
+import hashlib
+import hmac
 import uuid
 from dataclasses import dataclass
 from typing import Any, Literal
@@ -13,7 +15,7 @@ from fastmango.auth.errors import NotAuthenticated
 from fastmango.core.settings import Settings
 
 TokenType = Literal["access", "refresh"]
-_REQUIRED = ["exp", "iat", "jti", "sub", "type"]
+_REQUIRED = ["exp", "iat", "jti", "sub", "type", "ver"]
 
 
 @dataclass(frozen=True)
@@ -25,6 +27,7 @@ class TokenClaims:
     type: TokenType
     issued_at: datetime.datetime
     expires_at: datetime.datetime
+    version: str = ""
 
     @property
     def user_id(self) -> int:
@@ -52,15 +55,34 @@ class TokenService:
         self.access_ttl = datetime.timedelta(minutes=settings.auth_access_token_minutes)
         self.refresh_ttl = datetime.timedelta(days=settings.auth_refresh_token_days)
 
+    def version_of(self, user: Any) -> str:
+        """A fingerprint of the account a token is issued to: its id, password hash and join time.
+
+        Tokens carry it as ``ver``; changing the password, or a new account that reuses a deleted
+        account's id, makes every older token fail verification. Keyed with the secret, so it reveals
+        nothing about the hash.
+        """
+        joined = user.date_joined
+        if joined is not None and joined.tzinfo is None:
+            joined = joined.replace(tzinfo=datetime.UTC)
+        stamp = int(joined.timestamp() * 1_000_000) if joined is not None else 0
+        message = f"{user.id}:{user.hashed_password}:{stamp}".encode()
+        return hmac.new(self._key.encode(), message, hashlib.sha256).hexdigest()[:20]
+
     def issue(
-        self, user_id: int, token_type: TokenType, now: datetime.datetime | None = None
+        self, user_id: int, token_type: TokenType, now: datetime.datetime | None = None, version: str = ""
     ) -> tuple[str, TokenClaims]:
         """A signed token of ``token_type`` for ``user_id``, and its claims."""
         # JWT times are whole seconds; truncate so that the claims returned equal those a verifier reads.
         now = (now or datetime.datetime.now(datetime.UTC)).replace(microsecond=0)
         ttl = self.access_ttl if token_type == "access" else self.refresh_ttl
         claims = TokenClaims(
-            sub=str(user_id), jti=uuid.uuid4().hex, type=token_type, issued_at=now, expires_at=now + ttl
+            sub=str(user_id),
+            jti=uuid.uuid4().hex,
+            type=token_type,
+            issued_at=now,
+            expires_at=now + ttl,
+            version=version,
         )
         payload = {
             "sub": claims.sub,
@@ -68,13 +90,14 @@ class TokenService:
             "type": token_type,
             "iat": int(now.timestamp()),
             "exp": int(claims.expires_at.timestamp()),
+            "ver": version,
         }
         return jwt.encode(payload, self._key, algorithm=self.algorithm), claims
 
-    def issue_pair(self, user_id: int) -> TokenPair:
+    def issue_pair(self, user_id: int, version: str = "") -> TokenPair:
         """A new access token and refresh token."""
-        access, access_claims = self.issue(user_id, "access")
-        refresh, refresh_claims = self.issue(user_id, "refresh")
+        access, access_claims = self.issue(user_id, "access", version=version)
+        refresh, refresh_claims = self.issue(user_id, "refresh", version=version)
         return TokenPair(access, refresh, int(self.access_ttl.total_seconds()), access_claims, refresh_claims)
 
     def verify(self, token: str, expected_type: TokenType) -> TokenClaims:
@@ -101,6 +124,7 @@ class TokenService:
                 type=expected_type,
                 issued_at=datetime.datetime.fromtimestamp(int(payload["iat"]), datetime.UTC),
                 expires_at=datetime.datetime.fromtimestamp(int(payload["exp"]), datetime.UTC),
+                version=str(payload["ver"]),
             )
         except (TypeError, ValueError):
             raise NotAuthenticated("The token is not valid.") from None

@@ -164,9 +164,17 @@ def document_problems(schema: dict[str, Any]) -> dict[str, Any]:
     components["Problem"] = PROBLEM_SCHEMA
     for path_item in schema.get("paths", {}).values():
         for operation in path_item.values():
-            responses = operation.get("responses", {}) if isinstance(operation, dict) else {}
+            if not isinstance(operation, dict):
+                continue
+            responses = operation.setdefault("responses", {})
             if "422" in responses:
                 responses["422"] = problem_responses(422)[422]
+            # A body that is not valid JSON is a 400 before validation runs.
+            extra = [400] if "requestBody" in operation else []
+            # Operations behind a security scheme answer 401 (no or bad credentials) and 403.
+            extra += [401, 403] if operation.get("security") else []
+            for status, response in problem_responses(*extra).items():
+                responses.setdefault(str(status), response)
     components.pop("HTTPValidationError", None)
     components.pop("ValidationError", None)
     return schema

@@ -12,7 +12,7 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 from fastmango.core.logging import request_id_var
 
 HEADER = "x-request-id"
-_ACCEPTED = re.compile(r"^[A-Za-z0-9._:-]{1,128}$")
+_ACCEPTED = re.compile(r"[A-Za-z0-9._:-]{1,128}")
 access_logger = logging.getLogger("fastmango.request")
 
 
@@ -32,7 +32,7 @@ class RequestIdMiddleware:
             await self.app(scope, receive, send)
             return
         incoming = next((v.decode("latin-1") for k, v in scope["headers"] if k == b"x-request-id"), "")
-        request_id = incoming if _ACCEPTED.match(incoming) else uuid.uuid4().hex
+        request_id = incoming if _ACCEPTED.fullmatch(incoming) else uuid.uuid4().hex
         token = request_id_var.set(request_id)
         scope.setdefault("state", {})["request_id"] = request_id
         start = time.perf_counter()
@@ -53,7 +53,8 @@ class RequestIdMiddleware:
                 access_logger.info(
                     "%s %s %d %.1fms",
                     scope["method"],
-                    scope["path"],
+                    # Escaped: a decoded %0A in the path must not forge a second log line.
+                    scope["path"].encode("unicode_escape").decode("ascii"),
                     status,
                     (time.perf_counter() - start) * 1000,
                 )

@@ -21,6 +21,7 @@ from fastmango.db.models import Model, Relationship
 from fastmango.db.query import QuerySet, ValuesQuerySet
 from fastmango.db.schema import create_all, drop_all
 from fastmango.db.session import in_transaction, on_commit, run_on_commit, transaction
+from fastmango.db.types import UTCDateTime
 
 __all__ = [
     "Aggregate",
@@ -44,6 +45,7 @@ __all__ = [
     "RelationNotLoaded",
     "Relationship",
     "Sum",
+    "UTCDateTime",
     "ValuesQuerySet",
     "configure",
     "connect",

@@ -39,7 +39,9 @@ class Database:
             raise ImproperlyConfigured(f"DATABASE_URL {exc}") from exc
         parsed = make_url(self.url)
         self.dialect = parsed.get_backend_name()
-        options: dict[str, Any] = {"echo": echo, "pool_reset_on_return": None}
+        # hide_parameters: a failed statement's values (a password hash, personal data) stay out of
+        # exception messages and logs, unless SQL echo was asked for.
+        options: dict[str, Any] = {"echo": echo, "pool_reset_on_return": None, "hide_parameters": not echo}
         if self.dialect == "postgresql":
             require("asyncpg", extra="postgres")
             options.update(pool_size=pool_size, max_overflow=pool_size, pool_pre_ping=False)
@@ -104,7 +106,9 @@ def _sqlite_on_connect(dbapi_connection: Any, _record: Any) -> None:
 
 def _sqlite_on_begin(connection: Any) -> None:
     if not connection.get_execution_options().get("fastmango_autocommit"):
-        connection.exec_driver_sql("BEGIN")
+        # IMMEDIATE takes the write lock at once: a transaction that reads then writes cannot deadlock
+        # against another one doing the same (SQLite would answer "database is locked" at once).
+        connection.exec_driver_sql("BEGIN IMMEDIATE")
 
 
 _database: Database | None = None

@@ -9,6 +9,7 @@ from sqlalchemy import delete as sa_delete
 from sqlalchemy import select
 from sqlalchemy.orm import RelationshipProperty
 from sqlalchemy.orm.attributes import set_committed_value
+from sqlalchemy.orm.exc import StaleDataError
 from sqlmodel import Relationship as _sqlmodel_relationship
 from sqlmodel import SQLModel
 
@@ -52,6 +53,16 @@ def Relationship(
     )
 
 
+def _carries_related(obj: Any) -> bool:
+    """Whether related objects were assigned to ``obj``'s relations (then a save writes several rows)."""
+    state = obj.__dict__
+    for name in model_info(type(obj)).relations:
+        value = state.get(name)
+        if value is not None and value != []:
+            return True
+    return False
+
+
 class Model(SQLModel):
     """Base class of fastmango models. Declare tables as with SQLModel::
 
@@ -88,10 +99,22 @@ class Model(SQLModel):
         return getattr(self, model_info(type(self)).pk_name)
 
     async def save(self) -> None:
-        """Insert the row (no primary key yet) or write its changed fields."""
-        async with session_scope(write=True) as session:
+        """Insert the row (no primary key yet) or write its changed fields.
+
+        Related objects assigned to its relations are saved with it, all or nothing.
+
+        Raises:
+            Model.DoesNotExist: the row was deleted meanwhile.
+        """
+        pk = self.pk
+        async with session_scope(write=True, atomic=_carries_related(self)) as session:
             session.add(self)
-            await session.flush()
+            try:
+                await session.flush()
+            except StaleDataError:
+                # Taken out before the rollback, which would otherwise expire (and so empty) the instance.
+                session.expunge(self)
+                raise self.DoesNotExist(f"{type(self).__name__} with pk={pk!r} no longer exists") from None
 
     async def delete(self) -> None:
         """Delete the row. Rows that reference it through a foreign key make this an ``IntegrityError``."""

@@ -15,9 +15,10 @@ from sqlalchemy import Row, delete, update
 
 from fastmango.db.bulk import bulk_insert
 from fastmango.db.compiler import Compiler, model_info
+from fastmango.db.engine import get_database
 from fastmango.db.errors import FieldError, IntegrityError
 from fastmango.db.expressions import Aggregate, Q
-from fastmango.db.session import session_scope, transaction
+from fastmango.db.session import current_session, in_transaction, session_scope, transaction
 
 if TYPE_CHECKING:
     from fastmango.db.models import Model
@@ -73,6 +74,8 @@ class QuerySet(Generic[M]):
 
     def exclude(self, *conditions: Q, **lookups: Any) -> QuerySet[M]:
         """Rows not matching the conditions (rows where a compared column is NULL are kept, as in Django)."""
+        if not conditions and not lookups:
+            return self._chain()
         return self._chain(where=(*self._state.where, ~Q(*conditions, **lookups)))
 
     def order_by(self, *fields: str) -> QuerySet[M]:
@@ -173,10 +176,22 @@ class QuerySet(Generic[M]):
         compiler = self._compiler()
         statement = compiler.select_instances().execution_options(yield_per=chunk_size)
         names = list(compiler.annotations)
-        async with transaction() as session:
-            result = await session.stream(statement)
+        bound = current_session()
+        if bound is not None:  # inside transaction(): stream in it
+            result = await bound.stream(statement)
             async for partition in result.partitions(chunk_size):
                 for obj in _with_annotations(partition, names):
+                    yield obj
+            return
+        # A session of its own, not bound to the caller's context: an async generator's code runs in the
+        # consumer's context, so binding a transaction here would capture the consumer's writes.
+        async with get_database().sessions() as session, session.begin():
+            result = await session.stream(statement)
+            async for partition in result.partitions(chunk_size):
+                objects = _with_annotations(partition, names)
+                for obj in objects:
+                    session.expunge(obj)  # detached, like every other query's rows: save() works on them
+                for obj in objects:
                     yield obj
 
     async def get(self, *conditions: Q, **lookups: Any) -> M:
@@ -218,13 +233,15 @@ class QuerySet(Generic[M]):
 
     async def exists(self) -> bool:
         """Whether any row matches (``SELECT 1 ... LIMIT 1``)."""
-        if self._state.empty:
+        if self._state.empty or self._state.limit == 0:
             return False
         async with session_scope() as session:
             return (await session.execute(self._compiler().exists())).first() is not None
 
     async def aggregate(self, **aggregates: Aggregate) -> dict[str, Any]:
         """Aggregate over the rows: ``await qs.aggregate(total=Sum("price"))`` -> ``{"total": ...}``."""
+        if not aggregates:
+            raise FieldError("aggregate() needs at least one aggregate, e.g. aggregate(total=Sum('price'))")
         for name, value in aggregates.items():
             if not isinstance(value, Aggregate):
                 raise FieldError(f"aggregate({name}=...) takes Count, Sum, Avg, Min or Max, got {value!r}")
@@ -304,14 +321,9 @@ class QuerySet(Generic[M]):
             if name not in info.columns:
                 raise compiler.unknown(info, name, name)
             values[name] = compiler.value(value)
-        statement = (
-            update(self.model)
-            .where(*compiler.write_where())
-            .values(values)
-            .execution_options(synchronize_session=False)
-        )
+        statement = update(self.model).where(*compiler.write_where()).values(values)
         async with session_scope(write=True) as session:
-            result = await session.execute(statement)
+            result = await session.execute(statement, execution_options=_synchronize())
         return int(result.rowcount)  # type: ignore[attr-defined]
 
     async def delete(self) -> int:
@@ -320,9 +332,9 @@ class QuerySet(Generic[M]):
         if self._state.empty:
             return 0
         compiler = self._compiler()
-        statement = delete(self.model).where(*compiler.write_where()).execution_options(synchronize_session=False)
+        statement = delete(self.model).where(*compiler.write_where())
         async with session_scope(write=True) as session:
-            result = await session.execute(statement)
+            result = await session.execute(statement, execution_options=_synchronize())
         return int(result.rowcount)  # type: ignore[attr-defined]
 
     def _check_writable(self, operation: str) -> None:
@@ -385,6 +397,12 @@ class ValuesQuerySet:
         if self._mode == "tuple":
             return [tuple(row) for row in rows]
         return [dict(zip(keys, row, strict=True)) for row in rows]
+
+
+def _synchronize() -> dict[str, Any]:
+    """Inside ``transaction()`` rows already loaded in its session take the new values of an UPDATE (and
+    leave it after a DELETE), so later reads in the block see them; outside, every call has a new session."""
+    return {"synchronize_session": "fetch" if in_transaction() else False}
 
 
 def _with_annotations(rows: Sequence[Row[Any]], names: list[str]) -> list[Any]:

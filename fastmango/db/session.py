@@ -19,13 +19,29 @@ from sqlalchemy import exc as sa_exc
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from fastmango.db.engine import get_database
-from fastmango.db.errors import integrity_error_from
+from fastmango.db.errors import TransactionError, integrity_error_from
 
 
 @dataclass
 class _Transaction:
     session: AsyncSession
+    task: asyncio.Task[Any] | None
     on_commit: list[Callable[[], Any]] = field(default_factory=list)
+
+
+def _state() -> _Transaction | None:
+    """The enclosing transaction, checked to belong to the running task.
+
+    Tasks created inside ``transaction()`` inherit its context but must not use its session: one
+    session cannot run two statements at once, and a write after the block ends would never commit.
+    """
+    state = _current.get()
+    if state is not None and state.task is not asyncio.current_task():
+        raise TransactionError(
+            "the ORM was used from a task created inside transaction(); a transaction belongs to the task "
+            "that opened it: await the work in that task, or open a transaction() in the new task"
+        )
+    return state
 
 
 _background: set[asyncio.Future[Any]] = set()  # keeps scheduled on_commit callbacks alive until done
@@ -34,12 +50,13 @@ _current: ContextVar[_Transaction | None] = ContextVar("fastmango_transaction", 
 
 def in_transaction() -> bool:
     """Whether the calling code runs inside ``transaction()``."""
-    return _current.get() is not None
+    state = _current.get()
+    return state is not None and state.task is asyncio.current_task()
 
 
 def current_session() -> AsyncSession | None:
     """The session bound by the enclosing ``transaction()``, or None."""
-    state = _current.get()
+    state = _state()
     return state.session if state else None
 
 
@@ -53,7 +70,7 @@ async def transaction() -> AsyncIterator[AsyncSession]:
     Raises:
         IntegrityError: the commit violated a constraint (the block's writes are rolled back).
     """
-    state = _current.get()
+    state = _state()
     if state is not None:
         registered = len(state.on_commit)
         try:
@@ -67,7 +84,7 @@ async def transaction() -> AsyncIterator[AsyncSession]:
         return
     database = get_database()
     session = database.sessions()
-    state = _Transaction(session)
+    state = _Transaction(session, asyncio.current_task())
     token = _current.set(state)
     try:
         try:
@@ -90,7 +107,7 @@ def on_commit(callback: Callable[[], Any]) -> None:
     Outside a transaction an async callback is scheduled as a task; ``await run_on_commit(callback)``
     awaits it instead.
     """
-    state = _current.get()
+    state = _state()
     if state is not None:
         state.on_commit.append(callback)
         return
@@ -103,7 +120,7 @@ def on_commit(callback: Callable[[], Any]) -> None:
 
 async def run_on_commit(callback: Callable[[], Any]) -> None:
     """Like :func:`on_commit`, but awaits an async callback when there is no transaction."""
-    state = _current.get()
+    state = _state()
     if state is not None:
         state.on_commit.append(callback)
         return
@@ -121,7 +138,7 @@ async def session_scope(*, atomic: bool = False, write: bool = False) -> AsyncIt
     returns the connection), or in its own transaction when ``atomic`` (several statements that must all
     apply). Integrity errors become fastmango's.
     """
-    state = _current.get()
+    state = _state()
     try:
         if state is not None:
             if atomic:

@@ -49,9 +49,9 @@ def make_settings(url: str, **overrides: Any) -> Settings:
 
 
 @pytest.fixture(params=["sqlite", "postgres"])
-def database_url(request: pytest.FixtureRequest) -> str:
+def database_url(request: pytest.FixtureRequest, tmp_path: Any) -> str:
     if request.param == "sqlite":
-        return "sqlite:///:memory:"
+        return f"sqlite:///{tmp_path}/auth.sqlite3"  # a file: concurrent requests get connections of their own
     return str(request.getfixturevalue("postgres_database"))
 
 

@@ -187,3 +187,51 @@ async def test_openapi_declares_the_password_flow(client: httpx.AsyncClient) -> 
     assert flows["password"]["tokenUrl"] == "/auth/token"
     for path in ("/auth/token", "/auth/refresh", "/auth/logout", "/auth/me"):
         assert path in schema["paths"]
+
+
+async def test_changing_the_password_ends_every_session(client: httpx.AsyncClient) -> None:
+    user = await User.objects.create_user("ada", password=PASSWORD)
+    tokens = await tokens_for(client, "ada")
+    user.set_password("a brand new password")
+    await user.save()
+    body = assert_unauthorized(await client.get("/whoami", headers=bearer(tokens["access_token"])))
+    assert "password changed" in str(body["detail"])
+    assert_unauthorized(await client.post("/auth/refresh", json={"refresh_token": tokens["refresh_token"]}))
+
+
+async def test_a_deleted_users_token_does_not_work_for_a_new_user_with_the_same_id(
+    client: httpx.AsyncClient,
+) -> None:
+    mallory = await User.objects.create_user("mallory", password=PASSWORD)
+    tokens = await tokens_for(client, "mallory")
+    await mallory.delete()
+    newcomer = await User.objects.create_superuser("newadmin", password=PASSWORD)
+    newcomer.id = mallory.id  # the worst case: the id is reused
+    await User.objects.filter(username="newadmin").update(id=mallory.id)
+    assert_unauthorized(await client.get("/whoami", headers=bearer(tokens["access_token"])))
+
+
+async def test_parallel_refreshes_of_one_token_let_only_one_win(client: httpx.AsyncClient) -> None:
+    import asyncio
+
+    await User.objects.create_user("ada", password=PASSWORD)
+    refresh = (await tokens_for(client, "ada"))["refresh_token"]
+    responses = await asyncio.gather(*[client.post("/auth/refresh", json={"refresh_token": refresh}) for _ in range(5)])
+    assert sorted(r.status_code for r in responses) == [200, 401, 401, 401, 401]
+
+
+async def test_parallel_wrong_passwords_cannot_slip_under_the_limit(database_url: str) -> None:
+    import asyncio
+
+    app = FastMango(settings=make_settings(database_url, auth_login_max_failures=3), configure_logging=False)
+    async with app_client(app) as client:
+        from sqlmodel import SQLModel
+
+        async with app.state.database.engine.begin() as conn:
+            await conn.run_sync(SQLModel.metadata.create_all, tables=[SQLModel.metadata.tables["auth_user"]])
+        responses = await asyncio.gather(*[login(client, "ada", f"guess{i}") for i in range(12)])
+        assert sorted(r.status_code for r in responses) == [401] * 3 + [429] * 9
+
+
+async def test_a_nul_byte_in_the_username_is_just_a_failed_login(client: httpx.AsyncClient) -> None:
+    assert_unauthorized(await login(client, "al\x00ice", "x"))

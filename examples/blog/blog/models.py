@@ -2,9 +2,7 @@
 
 import datetime
 
-from sqlalchemy import DateTime
-
-from fastmango.db import Field, Model, Relationship
+from fastmango.db import Field, Model, Relationship, UTCDateTime
 
 
 def utcnow() -> datetime.datetime:
@@ -19,8 +17,8 @@ class Author(Model, table=True):
 
 
 class PostTag(Model, table=True):
-    post_id: int | None = Field(default=None, foreign_key="post.id", primary_key=True)
-    tag_id: int | None = Field(default=None, foreign_key="tag.id", primary_key=True)
+    post_id: int | None = Field(default=None, foreign_key="post.id", primary_key=True, ondelete="CASCADE")
+    tag_id: int | None = Field(default=None, foreign_key="tag.id", primary_key=True, ondelete="CASCADE")
 
 
 class Tag(Model, table=True):
@@ -33,7 +31,7 @@ class Post(Model, table=True):
     id: int | None = Field(default=None, primary_key=True)
     title: str = Field(max_length=200)
     body: str = ""
-    created_at: datetime.datetime = Field(default_factory=utcnow, sa_type=DateTime(timezone=True))
+    created_at: datetime.datetime = Field(default_factory=utcnow, sa_type=UTCDateTime)
     published: bool = False
     author_id: int = Field(foreign_key="author.id", index=True)
     author: Author = Relationship(back_populates="posts")

@@ -1,6 +1,8 @@
 """Hand-written endpoints of the blog, on the ORM."""
 
-from fastapi import APIRouter, Request
+from typing import Annotated
+
+from fastapi import APIRouter, Query, Request
 from pydantic import BaseModel
 
 from blog.models import Author, Post
@@ -34,7 +36,7 @@ async def hello(request: Request) -> dict[str, str]:
 
 
 @router.get("/posts/latest", operation_id="latest_posts")
-async def latest_posts(limit: int = 10) -> list[PostOut]:
+async def latest_posts(limit: Annotated[int, Query(ge=1, le=100)] = 10) -> list[PostOut]:
     """The latest published posts with their authors (one query, joined)."""
     posts = await Post.objects.filter(published=True).select_related("author").order_by("-created_at")[:limit]
     return [PostOut.model_validate(post, from_attributes=True) for post in posts]

@@ -9,6 +9,7 @@ from collections.abc import Sequence
 
 import sqlalchemy as sa
 import sqlmodel  # noqa: F401  (autogenerate writes SQLModel's column types as sqlmodel.sql.sqltypes.*)
+import fastmango.db.types  # noqa: F401  (fastmango column types such as UTCDateTime)
 from alembic import op
 ${imports if imports else ""}
 # revision identifiers, used by Alembic.
