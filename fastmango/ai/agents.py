@@ -1,0 +1,228 @@
+"""Agents over the registry: ``agent("support", instructions=..., tools=["search_books", "book_*"])``.
+
+``use_agent("support")`` is a FastAPI dependency giving the route an agent bound to the caller: its runs
+carry the user and the request as ``deps``, so every tool runs with the caller's permissions.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import AsyncIterator, Callable, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+from fastapi import Depends, Request
+
+from fastmango.ai.context import AgentDeps
+from fastmango.ai.llm import resolve_model
+from fastmango.ai.registry import Registry, registry
+from fastmango.auth.dependencies import optional_user
+from fastmango.core.errors import FastMangoError, ImproperlyConfigured, ProblemError
+
+
+class _State:
+    """Settings and app of the running project, set by the AI plugin (or ``fastmango.setup()``)."""
+
+    settings: Any = None
+    app: Any = None
+
+
+state = _State()
+
+
+@dataclass
+class AgentSpec:
+    """A declared agent: instructions, tool name patterns and a model alias (or Pydantic AI model)."""
+
+    name: str
+    instructions: str | None
+    tools: tuple[str, ...]
+    model: Any
+    output_type: Any = str
+    options: dict[str, Any] = field(default_factory=dict)
+    registry: Registry = field(default=registry)
+    _built: dict[int, Any] = field(default_factory=dict, repr=False)
+
+    def build(self, settings: Any = None) -> Any:
+        """The Pydantic AI ``Agent`` (built once per settings object)."""
+        settings = settings or state.settings
+        if settings is None:
+            from fastmango.core.settings import Settings
+
+            settings = Settings()
+        key = id(settings)
+        if key not in self._built:
+            from pydantic_ai import Agent, DeferredToolRequests
+
+            output_type = self.output_type
+            if any(spec.requires_approval for spec in self.registry.match(self.tools)):
+                output_type = [output_type, DeferredToolRequests]
+            self._built[key] = Agent(
+                resolve_model(self.model, settings),
+                name=self.name,
+                instructions=self.instructions,
+                deps_type=AgentDeps,
+                output_type=output_type,
+                toolsets=[self.registry.toolset(self.tools)],
+                **self.options,
+            )
+            if getattr(settings, "logfire", False):
+                Agent.instrument_all()  # traces to Logfire, configured by the logging setup
+        return self._built[key]
+
+    def bind(self, user: Any = None, request: Request | None = None, app: Any = None) -> BoundAgent:
+        """This agent acting for ``user`` (None: anonymous)."""
+        return BoundAgent(self, AgentDeps(user=user, request=request, app=app or state.app))
+
+    async def run(self, prompt: str, *, user: Any = None, request: Request | None = None, **kwargs: Any) -> Any:
+        """Run once for ``user``; see :meth:`BoundAgent.run`."""
+        return await self.bind(user, request).run(prompt, **kwargs)
+
+
+@dataclass
+class BoundAgent:
+    """An agent bound to a caller. ``await support.run(q)`` returns Pydantic AI's run result."""
+
+    spec: AgentSpec
+    deps: AgentDeps
+
+    @property
+    def agent(self) -> Any:
+        """The underlying Pydantic AI agent."""
+        settings = getattr(getattr(self.deps.app, "settings", None), "ai_models", None) and self.deps.app.settings
+        return self.spec.build(settings or None)
+
+    async def run(self, prompt: str, **kwargs: Any) -> Any:
+        """Run the agent. Provider failures become 502/503/504 problem details naming the provider."""
+        with provider_errors():
+            return await self.agent.run(prompt, deps=self.deps, **kwargs)
+
+    async def events(self, prompt: str, **kwargs: Any) -> AsyncIterator[dict[str, Any]]:
+        """The run as events: ``text`` deltas, ``tool_call`` / ``tool_result`` and a final ``output``."""
+        from pydantic_ai import AgentRunResultEvent
+        from pydantic_ai.messages import FunctionToolCallEvent, FunctionToolResultEvent, PartDeltaEvent, TextPartDelta
+
+        with provider_errors():
+            async for event in self.agent.run_stream_events(prompt, deps=self.deps, **kwargs):
+                if isinstance(event, PartDeltaEvent) and isinstance(event.delta, TextPartDelta):
+                    yield {"event": "text", "data": event.delta.content_delta}
+                elif isinstance(event, FunctionToolCallEvent):
+                    yield {"event": "tool_call", "data": {"tool": event.part.tool_name, "args": event.part.args}}
+                elif isinstance(event, FunctionToolResultEvent):
+                    yield {"event": "tool_result", "data": {"tool": event.part.tool_name}}
+                elif isinstance(event, AgentRunResultEvent):
+                    yield {"event": "output", "data": _jsonable(event.result.output)}
+
+    def stream(self, prompt: str, **kwargs: Any) -> Any:
+        """A server-sent events response of :meth:`events`."""
+        from sse_starlette.sse import EventSourceResponse
+
+        async def encoded() -> AsyncIterator[dict[str, str]]:
+            try:
+                async for item in self.events(prompt, **kwargs):
+                    yield {"event": item["event"], "data": json.dumps(item["data"], default=str)}
+            except ProblemError as exc:
+                yield {"event": "error", "data": json.dumps({"status": exc.status, "detail": exc.detail})}
+
+        return EventSourceResponse(encoded())
+
+
+_agents: dict[str, AgentSpec] = {}
+
+
+def agent(
+    name: str,
+    *,
+    instructions: str | None = None,
+    tools: Sequence[str] = (),
+    model: Any = "default",
+    output_type: Any = str,
+    **options: Any,
+) -> AgentSpec:
+    """Declare (or redeclare) an agent.
+
+    Args:
+        name: How routes, the CLI and MCP refer to it.
+        instructions: The system instructions.
+        tools: Registry tool names or globs (``["search_books", "book_*"]``).
+        model: An alias of ``settings.ai_models`` or a Pydantic AI model instance (tests pass a ``FunctionModel``).
+        output_type: Pydantic AI output type (``str`` by default).
+        **options: Passed to ``pydantic_ai.Agent`` (``retries``, ``model_settings``...).
+    """
+    spec = AgentSpec(name, instructions, tuple(tools), model, output_type, options)
+    _agents[name] = spec
+    return spec
+
+
+def get_agent(name: str) -> AgentSpec:
+    """The agent declared as ``name``."""
+    try:
+        return _agents[name]
+    except KeyError:
+        raise FastMangoError(f"no agent named {name!r}; declared: {', '.join(sorted(_agents)) or 'none'}") from None
+
+
+def agents() -> list[AgentSpec]:
+    """Every declared agent."""
+    return [_agents[name] for name in sorted(_agents)]
+
+
+def use_agent(name: str) -> Callable[..., Any]:
+    """A FastAPI dependency: the agent ``name`` bound to the request's user (anonymous allowed)."""
+
+    async def dependency(request: Request, user: Any = Depends(optional_user)) -> BoundAgent:
+        return get_agent(name).bind(user, request, request.app)
+
+    dependency.__name__ = f"use_agent_{name}"
+    return dependency
+
+
+class provider_errors:
+    """Turns provider failures into problem details: 502 (rejected or failed), 503 (rate limited), 504 (timeout)."""
+
+    def __enter__(self) -> None:
+        return None
+
+    def __exit__(self, kind: Any, exc: BaseException | None, tb: Any) -> None:
+        if exc is None or isinstance(exc, (FastMangoError, ImproperlyConfigured)):
+            return
+        from pydantic_ai.exceptions import ModelAPIError, ModelHTTPError
+
+        if isinstance(exc, ModelHTTPError):
+            provider = _provider(exc.model_name)
+            if exc.status_code == 429:
+                raise ProblemError(
+                    503,
+                    f"The AI provider {provider} is rate limiting; retry later.",
+                    title="AI provider busy",
+                    headers={"Retry-After": "30"},
+                ) from None
+            if exc.status_code in (401, 403):
+                raise ProblemError(
+                    502,
+                    f"The AI provider {provider} refused the credentials; check its API key setting.",
+                    title="AI provider error",
+                ) from None
+            if exc.status_code in (408, 504):
+                raise ProblemError(504, f"The AI provider {provider} timed out.", title="AI provider timeout") from None
+            raise ProblemError(
+                502, f"The AI provider {provider} failed (HTTP {exc.status_code}).", title="AI provider error"
+            ) from None
+        if isinstance(exc, ModelAPIError) or type(exc).__name__ in {"APITimeoutError", "ReadTimeout", "ConnectTimeout"}:
+            provider = _provider(getattr(exc, "model_name", ""))
+            timed_out = "timeout" in type(exc).__name__.lower() or "timed out" in str(exc).lower()
+            if timed_out:
+                raise ProblemError(504, f"The AI provider {provider} timed out.", title="AI provider timeout") from None
+            raise ProblemError(
+                502, f"The AI provider {provider} could not be reached.", title="AI provider error"
+            ) from None
+
+
+def _provider(model_name: str) -> str:
+    return model_name.split(":")[0] if model_name else "the model provider"
+
+
+def _jsonable(value: Any) -> Any:
+    if hasattr(value, "model_dump"):
+        return value.model_dump(mode="json")
+    return value
