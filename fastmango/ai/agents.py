@@ -94,24 +94,27 @@ class BoundAgent:
 
     async def run(self, prompt: str, **kwargs: Any) -> Any:
         """Run the agent. Provider failures become 502/503/504 problem details naming the provider."""
-        with provider_errors():
-            return await self.agent.run(prompt, deps=self.deps, **kwargs)
+        agent = self.agent
+        with provider_errors(_system(agent)):
+            return await agent.run(prompt, deps=self.deps, **kwargs)
 
     async def events(self, prompt: str, **kwargs: Any) -> AsyncIterator[dict[str, Any]]:
         """The run as events: ``text`` deltas, ``tool_call`` / ``tool_result`` and a final ``output``."""
         from pydantic_ai import AgentRunResultEvent
         from pydantic_ai.messages import FunctionToolCallEvent, FunctionToolResultEvent, PartDeltaEvent, TextPartDelta
 
-        with provider_errors():
-            async for event in self.agent.run_stream_events(prompt, deps=self.deps, **kwargs):
-                if isinstance(event, PartDeltaEvent) and isinstance(event.delta, TextPartDelta):
-                    yield {"event": "text", "data": event.delta.content_delta}
-                elif isinstance(event, FunctionToolCallEvent):
-                    yield {"event": "tool_call", "data": {"tool": event.part.tool_name, "args": event.part.args}}
-                elif isinstance(event, FunctionToolResultEvent):
-                    yield {"event": "tool_result", "data": {"tool": event.part.tool_name}}
-                elif isinstance(event, AgentRunResultEvent):
-                    yield {"event": "output", "data": _jsonable(event.result.output)}
+        agent = self.agent
+        with provider_errors(_system(agent)):
+            async with agent.run_stream_events(prompt, deps=self.deps, **kwargs) as stream:
+                async for event in stream:
+                    if isinstance(event, PartDeltaEvent) and isinstance(event.delta, TextPartDelta):
+                        yield {"event": "text", "data": event.delta.content_delta}
+                    elif isinstance(event, FunctionToolCallEvent):
+                        yield {"event": "tool_call", "data": {"tool": event.part.tool_name, "args": event.part.args}}
+                    elif isinstance(event, FunctionToolResultEvent):
+                        yield {"event": "tool_result", "data": {"tool": event.part.tool_name}}
+                    elif isinstance(event, AgentRunResultEvent):
+                        yield {"event": "output", "data": _jsonable(event.result.output)}
 
     def stream(self, prompt: str, **kwargs: Any) -> Any:
         """A server-sent events response of :meth:`events`."""
@@ -180,6 +183,9 @@ def use_agent(name: str) -> Callable[..., Any]:
 class provider_errors:
     """Turns provider failures into problem details: 502 (rejected or failed), 503 (rate limited), 504 (timeout)."""
 
+    def __init__(self, provider: str | None = None) -> None:
+        self.provider = provider
+
     def __enter__(self) -> None:
         return None
 
@@ -189,7 +195,7 @@ class provider_errors:
         from pydantic_ai.exceptions import ModelAPIError, ModelHTTPError
 
         if isinstance(exc, ModelHTTPError):
-            provider = _provider(exc.model_name)
+            provider = self.provider or _provider(exc.model_name)
             if exc.status_code == 429:
                 raise ProblemError(
                     503,
@@ -209,13 +215,18 @@ class provider_errors:
                 502, f"The AI provider {provider} failed (HTTP {exc.status_code}).", title="AI provider error"
             ) from None
         if isinstance(exc, ModelAPIError) or type(exc).__name__ in {"APITimeoutError", "ReadTimeout", "ConnectTimeout"}:
-            provider = _provider(getattr(exc, "model_name", ""))
+            provider = self.provider or _provider(getattr(exc, "model_name", ""))
             timed_out = "timeout" in type(exc).__name__.lower() or "timed out" in str(exc).lower()
             if timed_out:
                 raise ProblemError(504, f"The AI provider {provider} timed out.", title="AI provider timeout") from None
             raise ProblemError(
                 502, f"The AI provider {provider} could not be reached.", title="AI provider error"
             ) from None
+
+
+def _system(agent: Any) -> str | None:
+    """The provider of an agent's model (``openai``), when it says."""
+    return getattr(agent.model, "system", None) if not isinstance(agent.model, str) else agent.model.split(":")[0]
 
 
 def _provider(model_name: str) -> str:

@@ -5,7 +5,8 @@ Nothing here imports Pydantic AI: a basic app starts without it.
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
+from contextlib import AsyncExitStack
+from typing import TYPE_CHECKING, Any
 
 from fastmango.ai.agents import state
 from fastmango.ai.llm import check_models
@@ -20,9 +21,27 @@ class AIPlugin(BasePlugin):
 
     name = "ai"
 
+    def __init__(self) -> None:
+        self._mcp: Any = None
+        self._stack: AsyncExitStack | None = None
+
     def install(self, app: FastMango) -> None:
         check_models(app.settings)
+        if app.settings.ai_mcp:
+            from fastmango.ai.mcp import mount
+
+            self._mcp = mount(app)
 
     def configure(self, app: FastMango) -> None:
         state.settings = app.settings
         state.app = app
+
+    async def startup(self, app: FastMango) -> None:
+        if self._mcp is not None:
+            self._stack = AsyncExitStack()
+            await self._stack.enter_async_context(self._mcp.session_manager.run())
+
+    async def shutdown(self, app: FastMango) -> None:
+        if self._stack is not None:
+            await self._stack.aclose()
+            self._stack = None

@@ -79,7 +79,7 @@ async def run_tool(spec: ToolSpec, context: ToolContext, args: dict[str, Any]) -
     if not await spec.allowed_for(context.user):
         raise ToolPermissionDenied(f"You may not use the tool {spec.name!r}.")
     run = context.run
-    if spec.requires_approval and run is not None and not getattr(run, "tool_call_approved", False):
+    if spec.requires_approval and not getattr(run, "tool_call_approved", False):
         raise ApprovalRequired
     try:
         return await spec.call(context, args)

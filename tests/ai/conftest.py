@@ -23,8 +23,6 @@ from tests.auth.conftest import (
 )
 from tests.db.models import Author, Book
 
-AI_PLUGIN = "fastmango.ai.plugin:AIPlugin"
-
 
 @pytest.fixture(autouse=True)
 def clean_registry() -> Iterator[None]:
@@ -40,9 +38,7 @@ def clean_registry() -> Iterator[None]:
 
 
 def build_app(url: str, **settings: Any) -> FastMango:
-    app = FastMango(
-        settings=make_settings(url, **settings), plugins=[*DEFAULT_PLUGINS, AI_PLUGIN], configure_logging=False
-    )
+    app = FastMango(settings=make_settings(url, **settings), plugins=DEFAULT_PLUGINS, configure_logging=False)
 
     @app.post("/books/{pk}/stock", operation_id="restock", dependencies=[Depends(require_permission("book.change"))])
     async def restock(pk: int, amount: int = 1) -> dict[str, int]:
