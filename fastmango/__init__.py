@@ -15,13 +15,18 @@ if "PYDANTIC_DISABLE_PLUGINS" not in _os.environ and _os.environ.get("FASTMANGO_
     _os.environ["PYDANTIC_DISABLE_PLUGINS"] = "logfire-plugin"
 
 from fastmango.__about__ import __version__
+from fastmango.ai import tool
 from fastmango.core import FastMango, ImproperlyConfigured, ProblemError, Settings, setup
+from fastmango.tasks import TaskContext, task
 
 __all__ = [
     "FastMango",
     "ImproperlyConfigured",
     "ProblemError",
     "Settings",
+    "TaskContext",
     "__version__",
     "setup",
+    "task",
+    "tool",
 ]

@@ -41,6 +41,8 @@ class AgentSpec:
     output_type: Any = str
     options: dict[str, Any] = field(default_factory=dict)
     registry: Registry = field(default=registry)
+    cache_ttl: float | None = None
+    shared: bool = False
     _built: dict[int, Any] = field(default_factory=dict, repr=False)
 
     def build(self, settings: Any = None) -> Any:
@@ -54,17 +56,25 @@ class AgentSpec:
         if key not in self._built:
             from pydantic_ai import Agent, DeferredToolRequests
 
+            from fastmango.ai.metering import capabilities
+
             output_type = self.output_type
             if any(spec.requires_approval for spec in self.registry.match(self.tools)):
                 output_type = [output_type, DeferredToolRequests]
+            options = dict(self.options)
+            extra = list(options.pop("capabilities", None) or [])
+            fastmango_capabilities = capabilities(
+                settings, agent=self.name, cache_ttl=self.cache_ttl, shared=self.shared, registry=self.registry
+            )
             self._built[key] = Agent(
                 resolve_model(self.model, settings),
+                capabilities=[*fastmango_capabilities, *extra],
                 name=self.name,
                 instructions=self.instructions,
                 deps_type=AgentDeps,
                 output_type=output_type,
                 toolsets=[self.registry.toolset(self.tools)],
-                **self.options,
+                **options,
             )
             if getattr(settings, "logfire", False):
                 Agent.instrument_all()  # traces to Logfire, configured by the logging setup
@@ -140,6 +150,8 @@ def agent(
     tools: Sequence[str] = (),
     model: Any = "default",
     output_type: Any = str,
+    cache_ttl: float | None = None,
+    shared: bool = False,
     **options: Any,
 ) -> AgentSpec:
     """Declare (or redeclare) an agent.
@@ -150,9 +162,12 @@ def agent(
         tools: Registry tool names or globs (``["search_books", "book_*"]``).
         model: An alias of ``settings.ai_models`` or a Pydantic AI model instance (tests pass a ``FunctionModel``).
         output_type: Pydantic AI output type (``str`` by default).
+        cache_ttl: Seconds an identical model request is answered from the response cache (None:
+            ``settings.ai_cache_ttl``; 0: never).
+        shared: Whether cached responses are shared between users (by default each user has their own).
         **options: Passed to ``pydantic_ai.Agent`` (``retries``, ``model_settings``...).
     """
-    spec = AgentSpec(name, instructions, tuple(tools), model, output_type, options)
+    spec = AgentSpec(name, instructions, tuple(tools), model, output_type, options, cache_ttl=cache_ttl, shared=shared)
     _agents[name] = spec
     return spec
 

@@ -10,6 +10,7 @@ from typing import TYPE_CHECKING, Any
 
 from fastmango.ai.agents import state
 from fastmango.ai.llm import check_models
+from fastmango.ai.metering import meter
 from fastmango.core.plugins import BasePlugin
 
 if TYPE_CHECKING:
@@ -27,6 +28,9 @@ class AIPlugin(BasePlugin):
 
     def install(self, app: FastMango) -> None:
         check_models(app.settings)
+        from fastmango.ai.usage_report import router
+
+        app.include_router(router)  # GET /ai/usage, staff only
         if app.settings.ai_mcp:
             from fastmango.ai.mcp import mount
 
@@ -35,6 +39,7 @@ class AIPlugin(BasePlugin):
     def configure(self, app: FastMango) -> None:
         state.settings = app.settings
         state.app = app
+        meter.configure(app.settings)
 
     async def startup(self, app: FastMango) -> None:
         if self._mcp is not None:
@@ -42,6 +47,7 @@ class AIPlugin(BasePlugin):
             await self._stack.enter_async_context(self._mcp.session_manager.run())
 
     async def shutdown(self, app: FastMango) -> None:
+        await meter.flush()  # buffered AI usage records
         if self._stack is not None:
             await self._stack.aclose()
             self._stack = None

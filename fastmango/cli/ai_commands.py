@@ -16,19 +16,13 @@ app.add_typer(ai, name="ai")
 
 def _load() -> Any:
     """Load the project (its tools and agents register on import) and return its app."""
-    import importlib
-
     import fastmango
-    from fastmango.core.project import find_project
+    from fastmango.core.project import find_project, import_project_module
 
     loaded = fastmango.setup()
     package = find_project().package
     for module in ("tools", "agents"):
-        try:
-            importlib.import_module(f"{package}.{module}")
-        except ModuleNotFoundError as exc:
-            if exc.name != f"{package}.{module}":
-                raise
+        import_project_module(package, module)
     return loaded
 
 
@@ -90,9 +84,12 @@ def run(
     _load()
 
     async def main() -> Any:
+        from fastmango.ai import flush_usage
+
         try:
             return await get_agent(agent_name).run(prompt, user=await _user(user))
         finally:
+            await flush_usage()
             await disconnect()
 
     result = asyncio.run(main())
@@ -126,6 +123,9 @@ def chat(
                 history = result.all_messages()
                 typer.echo(f"{agent_name}> {result.output}")
         finally:
+            from fastmango.ai import flush_usage
+
+            await flush_usage()
             await disconnect()
 
     asyncio.run(main())

@@ -7,6 +7,7 @@ import sys
 import tomllib
 from dataclasses import dataclass
 from pathlib import Path
+from types import ModuleType
 from typing import Any
 
 from pydantic import ValidationError
@@ -87,3 +88,26 @@ def load_app(project: Project) -> Any:
         raise
     except ImportError as exc:
         raise ImproperlyConfigured(f"cannot import the app {project.app_path!r}: {exc}") from exc
+
+
+def import_project_module(package: str, name: str) -> ModuleType | None:
+    """Import ``<package>.<name>`` (``mysite.models``, ``mysite.tasks``) if the project has it; None if not.
+
+    Importing runs the module's declarations (tables, ``@task``, ``@tool``), which register themselves.
+
+    Raises:
+        ImproperlyConfigured: the module exists but an import inside it fails; the message names it.
+    """
+    import importlib.util
+
+    module = f"{package}.{name}"
+    try:
+        spec = importlib.util.find_spec(module)
+    except ModuleNotFoundError:
+        return None
+    if spec is None:
+        return None
+    try:
+        return importlib.import_module(module)
+    except ImportError as exc:
+        raise ImproperlyConfigured(f"cannot import {module!r}: {exc}") from exc

@@ -17,7 +17,7 @@ from pathlib import Path
 from typing import Any, Literal
 from urllib.parse import urlsplit, urlunsplit
 
-from pydantic import AliasChoices, Field, SecretStr, ValidationError, field_validator, model_validator
+from pydantic import AliasChoices, BaseModel, Field, SecretStr, ValidationError, field_validator, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from fastmango.core.errors import ImproperlyConfigured
@@ -29,7 +29,12 @@ INSECURE_SECRET_KEY = "insecure-dev-key-do-not-use-in-production"
 MIN_SECRET_KEY_LENGTH = 32
 
 #: Built-in plugins, in start-up order. Listed by dotted path so that core never imports a higher layer.
-DEFAULT_PLUGINS = ["fastmango.db.plugin:DatabasePlugin", "fastmango.auth.plugin:AuthPlugin"]
+DEFAULT_PLUGINS = [
+    "fastmango.db.plugin:DatabasePlugin",
+    "fastmango.auth.plugin:AuthPlugin",
+    "fastmango.tasks.plugin:TasksPlugin",
+    "fastmango.ai.plugin:AIPlugin",
+]
 
 _SUPPORTED_SCHEMES = {
     "sqlite": "sqlite+aiosqlite",
@@ -42,6 +47,30 @@ _SUPPORTED_SCHEMES = {
 
 def _aliases(name: str, *platform: str) -> AliasChoices:
     return AliasChoices(name, f"FASTMANGO_{name.upper()}", *platform)
+
+
+class AIBudget(BaseModel):
+    """A cap on AI usage in a window (``settings.ai_budgets``).
+
+    Attributes:
+        scope: Whom it counts: each ``user``, each ``agent`` or each ``tool``.
+        name: Only this username / agent / tool (None: every one of them, separately).
+        window: ``day`` or ``month`` (UTC calendar windows).
+        max_tokens: Input plus output tokens.
+        max_cost: Cost in US dollars (requests of unknown price count nothing).
+        max_calls: Model requests (user, agent) or tool calls (tool).
+    """
+
+    scope: Literal["user", "agent", "tool"]
+    name: str | None = None
+    window: Literal["day", "month"] = "day"
+    max_tokens: int | None = None
+    max_cost: float | None = None
+    max_calls: int | None = None
+
+    @property
+    def label(self) -> str:
+        return f"{self.scope}:{self.name or '*'}/{self.window}"
 
 
 class Settings(BaseSettings):
@@ -100,7 +129,7 @@ class Settings(BaseSettings):
 
     # AI (fastmango.ai)
     ai_models: dict[str, str | list[str]] = Field(
-        default_factory=lambda: {"default": "test"},
+        default_factory=lambda: {"default": "test"},  # type: ignore[arg-type]
         validation_alias=_aliases("ai_models"),
         description='Aliases to Pydantic AI model ids ("openai:gpt-4.1"); a list is a fallback chain.',
     )
@@ -110,7 +139,31 @@ class Settings(BaseSettings):
         description="An OpenAI-compatible server (Ollama, vLLM, LM Studio) for openai: models.",
     )
     ai_openai_api_key: SecretStr | None = Field(None, validation_alias=_aliases("ai_openai_api_key", "OPENAI_API_KEY"))
+    ai_mcp: bool = Field(
+        False, validation_alias=_aliases("ai_mcp"), description="Serve the tool registry over MCP at /mcp."
+    )
     ai_max_rows: int = Field(100, ge=1, validation_alias=_aliases("ai_max_rows"), description="Row cap of query tools.")
+    ai_metering: bool = Field(
+        True, validation_alias=_aliases("ai_metering"), description="Record model requests and tool calls in ai_usage."
+    )
+    ai_usage_flush_records: int = Field(
+        100, ge=1, validation_alias=_aliases("ai_usage_flush_records"), description="Flush the usage buffer at N."
+    )
+    ai_usage_flush_seconds: float = Field(
+        2.0, gt=0, validation_alias=_aliases("ai_usage_flush_seconds"), description="...and at most T seconds later."
+    )
+    ai_budgets: list[AIBudget] = Field(
+        default_factory=list, validation_alias=_aliases("ai_budgets"), description="Token/cost/call caps (docs)."
+    )
+    ai_tool_calls_limit: int | None = Field(
+        None, ge=1, validation_alias=_aliases("ai_tool_calls_limit"), description="Tool calls allowed per agent run."
+    )
+    ai_cache_ttl: float | None = Field(
+        None,
+        ge=0,
+        validation_alias=_aliases("ai_cache_ttl"),
+        description="Default seconds a model response is reused for (None: only agents with cache_ttl).",
+    )
 
     password_argon2_time_cost: int = Field(3, ge=1, validation_alias=_aliases("password_argon2_time_cost"))
     password_argon2_memory_kib: int = Field(65536, ge=8, validation_alias=_aliases("password_argon2_memory_kib"))

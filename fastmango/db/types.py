@@ -21,6 +21,10 @@ class UTCDateTime(TypeDecorator[datetime.datetime]):
     impl = DateTime(timezone=True)
     cache_ok = True
 
+    @property
+    def python_type(self) -> type[datetime.datetime]:
+        return datetime.datetime
+
     def process_bind_param(self, value: Any, dialect: Dialect) -> Any:
         if isinstance(value, datetime.datetime) and value.tzinfo is not None:
             value = value.astimezone(datetime.UTC)

@@ -1,6 +1,31 @@
-"""Background tasks: @task, inline and arq backends, worker, cron, job status (issue 8).
+"""Background tasks: ``@task``, the inline and arq backends, the worker, cron schedules and job history.
 
-Nothing public here yet; the layer exists so that imports keep the direction ARCHITECTURE.md gives.
+```python
+import fastmango
+
+@fastmango.task(retries=3, timeout=60)
+async def send_welcome(ctx: fastmango.TaskContext, user_id: int) -> None: ...
+
+job = await send_welcome.enqueue(user_id=1)
+await job.result(timeout=10)
+```
 """
 
-__all__: list[str] = []
+from fastmango.tasks.context import TaskContext
+from fastmango.tasks.definition import Task, task
+from fastmango.tasks.errors import JobNotFound, TaskArgumentError, TaskError, TaskFailed, UnknownTask
+from fastmango.tasks.jobs import Job, JobInfo, JobState
+
+__all__ = [
+    "Job",
+    "JobInfo",
+    "JobNotFound",
+    "JobState",
+    "Task",
+    "TaskArgumentError",
+    "TaskContext",
+    "TaskError",
+    "TaskFailed",
+    "UnknownTask",
+    "task",
+]

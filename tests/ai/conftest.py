@@ -14,12 +14,11 @@ from fastmango.ai import registry
 from fastmango.ai.agents import _agents
 from fastmango.auth import User, require_permission
 from fastmango.core.settings import DEFAULT_PLUGINS
-from fastmango.testing import app_client
 from tests.auth.conftest import (
     PASSWORD,
-    TABLES,
     database_url,  # noqa: F401  (fixture)
     make_settings,
+    started,
 )
 from tests.db.models import Author, Book
 
@@ -57,22 +56,8 @@ def app(database_url: str) -> FastMango:  # noqa: F811
 
 @pytest.fixture
 async def client(app: FastMango) -> AsyncIterator[httpx.AsyncClient]:
-    from sqlalchemy import text
-    from sqlmodel import SQLModel
-
-    from fastmango.auth import sync_permissions
-
-    async with app_client(app) as client:
-        database = app.state.database
-        async with database.engine.begin() as conn:
-            await conn.run_sync(SQLModel.metadata.create_all, tables=[SQLModel.metadata.tables[t] for t in TABLES])
-        await sync_permissions()
-        try:
-            yield client
-        finally:
-            if database.dialect == "postgresql":
-                async with database.engine.begin() as conn:
-                    await conn.execute(text(f"TRUNCATE {', '.join(TABLES)} RESTART IDENTITY CASCADE"))
+    async with started(app) as client:
+        yield client
 
 
 async def make_user(username: str, *permissions: str) -> User:

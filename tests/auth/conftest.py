@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import AsyncIterator, Callable
+from contextlib import asynccontextmanager
 from typing import Any
 
 import httpx
@@ -92,8 +93,9 @@ def add_test_routes(app: FastMango) -> None:
         return {"authenticated": user.is_authenticated, "username": user.username}
 
 
-@pytest.fixture
-async def client(app: FastMango) -> AsyncIterator[httpx.AsyncClient]:
+@asynccontextmanager
+async def started(app: FastMango) -> AsyncIterator[httpx.AsyncClient]:
+    """The app started, with the auth and test model tables and their permissions; emptied afterwards."""
     async with app_client(app) as client:
         database = app.state.database
         async with database.engine.begin() as conn:
@@ -105,6 +107,12 @@ async def client(app: FastMango) -> AsyncIterator[httpx.AsyncClient]:
             if database.dialect == "postgresql":
                 async with database.engine.begin() as conn:
                     await conn.execute(text(f"TRUNCATE {', '.join(TABLES)} RESTART IDENTITY CASCADE"))
+
+
+@pytest.fixture
+async def client(app: FastMango) -> AsyncIterator[httpx.AsyncClient]:
+    async with started(app) as client:
+        yield client
 
 
 async def login(client: httpx.AsyncClient, username: str, password: str = PASSWORD) -> httpx.Response:

@@ -4,6 +4,7 @@ from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, Query
 from pydantic import BaseModel
+from sse_starlette.sse import EventSourceResponse
 
 from fastmango.ai import BoundAgent, use_agent
 
@@ -24,7 +25,12 @@ async def ask(
     return Answer(answer=result.output)
 
 
-@router.get("/stream", operation_id="assistant_stream")
+@router.get(
+    "/stream",
+    operation_id="assistant_stream",
+    response_class=EventSourceResponse,
+    responses={200: {"description": "Server-sent events.", "content": {"text/event-stream": {"schema": {}}}}},
+)
 async def stream(
     question: Annotated[str, Query(min_length=1, max_length=2000)],
     assistant: Annotated[BoundAgent, Depends(use_agent("assistant"))],

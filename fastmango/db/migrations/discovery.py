@@ -6,14 +6,11 @@ call :func:`load_project` before they look at the tables. Users never list their
 
 from __future__ import annotations
 
-import importlib
-import importlib.util
 from dataclasses import dataclass
 from types import ModuleType
 from typing import Any
 
-from fastmango.core.errors import ImproperlyConfigured
-from fastmango.core.project import Project, load_app
+from fastmango.core.project import Project, import_project_module, load_app
 from fastmango.core.settings import Settings
 
 
@@ -59,17 +56,7 @@ def import_models(package: str) -> ModuleType | None:
     Raises:
         ImproperlyConfigured: ``models.py`` exists but an import inside it fails; the message names it.
     """
-    name = f"{package}.models"
-    try:
-        spec = importlib.util.find_spec(name)
-    except ModuleNotFoundError:
-        return None
-    if spec is None:
-        return None
-    try:
-        return importlib.import_module(name)
-    except ImportError as exc:
-        raise ImproperlyConfigured(f"cannot import the models {name!r}: {exc}") from exc
+    return import_project_module(package, "models")
 
 
 def table_models(module: ModuleType | None) -> dict[str, type]:

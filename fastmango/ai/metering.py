@@ -1,0 +1,178 @@
+"""AI usage metering: one ``ai_usage`` row per model request and per tool call, written off the request path.
+
+Records are buffered in memory and written with one ``bulk_create`` per batch, by a background task started when
+the buffer reaches ``ai_usage_flush_records`` rows or ``ai_usage_flush_seconds`` after the first unwritten row,
+whichever comes first. The AI plugin flushes on shutdown; ``await fastmango.ai.flush_usage()`` flushes now.
+
+Loss bound: a process that dies without shutting down loses the rows still buffered, at most
+``ai_usage_flush_records`` rows or ``ai_usage_flush_seconds`` of traffic (plus a batch whose write failed and was
+being retried). A failed write keeps the rows for the next flush, up to ``MAX_BUFFER`` rows (the oldest are dropped).
+
+Nothing here imports Pydantic AI: the capability that produces the records lives in ``fastmango.ai.capability``.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import datetime
+import logging
+from typing import Any, ClassVar
+
+from fastmango.db import Field, Model, UTCDateTime
+
+logger = logging.getLogger("fastmango.ai")
+
+MAX_BUFFER = 10_000
+
+
+def utcnow() -> datetime.datetime:
+    return datetime.datetime.now(datetime.UTC)
+
+
+class UsageRecord(Model, table=True):
+    """One model request (``kind="model"``) or tool call (``kind="tool"``) made by an agent run.
+
+    ``cost`` is the provider price in US dollars from genai-prices; None when the model's price is unknown.
+    A cache hit has ``cache_hit`` set, no tokens, no cost and ``cost_saved`` (the cost of the reused response).
+    """
+
+    __tablename__: ClassVar[str] = "ai_usage"  # type: ignore[misc]
+
+    id: int | None = Field(default=None, primary_key=True)
+    time: datetime.datetime = Field(default_factory=utcnow, sa_type=UTCDateTime, index=True)  # type: ignore[call-overload]
+    kind: str = Field(default="model", max_length=8)
+    run_id: str | None = Field(default=None, max_length=64, index=True)
+    agent: str | None = Field(default=None, max_length=100, index=True)
+    model: str | None = Field(default=None, max_length=200)
+    provider: str | None = Field(default=None, max_length=100)
+    user_id: int | None = Field(default=None, index=True)
+    route: str | None = Field(default=None, max_length=500)
+    task: str | None = Field(default=None, max_length=200)
+    tool: str | None = Field(default=None, max_length=200, index=True)
+    input_tokens: int = 0
+    output_tokens: int = 0
+    cache_read_tokens: int = 0
+    cache_write_tokens: int = 0
+    requests: int = 0
+    cost: float | None = None
+    latency_ms: float = 0.0
+    cache_hit: bool = False
+    cost_saved: float | None = None
+    status: str = Field(default="ok", max_length=16)
+    error_type: str | None = Field(default=None, max_length=100)
+
+
+class UsageMeter:
+    """The process-wide buffer of usage records and its flush policy."""
+
+    def __init__(self, flush_records: int = 100, flush_seconds: float = 2.0, enabled: bool = True) -> None:
+        self.flush_records = flush_records
+        self.flush_seconds = flush_seconds
+        self.enabled = enabled
+        self.buffer: list[UsageRecord] = []
+        self.writing: list[UsageRecord] = []  # the batch being written: still counted by budgets
+        self._timer: asyncio.TimerHandle | None = None
+        self._tasks: set[asyncio.Task[None]] = set()
+        self._lock: asyncio.Lock | None = None
+        self._loop: asyncio.AbstractEventLoop | None = None
+
+    def configure(self, settings: Any) -> None:
+        """Take the flush policy from ``settings``."""
+        self.flush_records = settings.ai_usage_flush_records
+        self.flush_seconds = settings.ai_usage_flush_seconds
+        self.enabled = settings.ai_metering
+
+    def record(self, record: UsageRecord) -> None:
+        """Buffer ``record``; never waits for the database."""
+        if not self.enabled:
+            return
+        self.buffer.append(record)
+        if len(self.buffer) > MAX_BUFFER:
+            del self.buffer[: len(self.buffer) - MAX_BUFFER]
+        try:
+            loop = asyncio.get_running_loop()
+        except RuntimeError:
+            return
+        if loop is not self._loop:  # a new event loop (tests, CLI): timers and the lock of the old one are dead
+            self._loop, self._timer, self._lock, self._tasks = loop, None, None, set()
+        if len(self.buffer) >= self.flush_records:
+            self._spawn()
+        elif self._timer is None:
+            self._timer = loop.call_later(self.flush_seconds, self._spawn)
+
+    def pending(self) -> list[UsageRecord]:
+        """Records not yet committed (budgets add them to what the database holds)."""
+        return [*self.writing, *self.buffer]
+
+    def _spawn(self) -> None:
+        if self._timer is not None:
+            self._timer.cancel()
+            self._timer = None
+        task = asyncio.get_running_loop().create_task(self._flush())
+        self._tasks.add(task)
+        task.add_done_callback(self._tasks.discard)
+
+    async def _flush(self) -> None:
+        if self._lock is None:
+            self._lock = asyncio.Lock()
+        async with self._lock:
+            if not self.buffer:
+                return
+            self.writing, self.buffer = self.buffer, []
+            try:
+                await UsageRecord.objects.bulk_create(self.writing)
+            except Exception:
+                logger.warning("could not write %d AI usage records; keeping them", len(self.writing), exc_info=True)
+                self.buffer[:0] = self.writing
+                del self.buffer[: max(0, len(self.buffer) - MAX_BUFFER)]
+            finally:
+                self.writing = []
+
+    async def flush(self) -> None:
+        """Write every buffered record now (and wait for flushes in progress)."""
+        if self._timer is not None:
+            self._timer.cancel()
+            self._timer = None
+        if self._loop is asyncio.get_running_loop():
+            await asyncio.gather(*list(self._tasks), return_exceptions=True)
+        else:
+            self._loop, self._lock, self._tasks = asyncio.get_running_loop(), None, set()
+        await self._flush()
+
+    def discard(self) -> None:
+        """Forget buffered records (tests)."""
+        self.buffer.clear()
+
+
+meter = UsageMeter()
+"""The process-wide usage meter; the AI plugin configures it from the settings."""
+
+
+async def flush_usage() -> None:
+    """Write the buffered AI usage records to ``ai_usage`` now."""
+    await meter.flush()
+
+
+def capabilities(
+    settings: Any = None,
+    *,
+    agent: str | None = None,
+    cache_ttl: float | None = None,
+    shared: bool = False,
+    registry: Any = None,
+) -> list[Any]:
+    """The fastmango capabilities for a plain ``pydantic_ai.Agent(..., capabilities=fastmango.ai.capabilities())``:
+    metering, budgets, the tool call limit and the response/tool-result cache.
+
+    Args:
+        settings: The project settings (default: the running app's).
+        agent: The agent name to record when the ``Agent`` has no ``name``.
+        cache_ttl: Seconds a model response is reused for (default ``settings.ai_cache_ttl``; None/0: no cache).
+        shared: Share cached responses between users (otherwise the cache key includes the user).
+        registry: The tool registry whose ``cache_ttl`` tool options apply (default: the global one).
+    """
+    from fastmango.ai.capability import FastMangoCapability
+
+    return [
+        FastMangoCapability(settings=settings, agent_name=agent, cache_ttl=cache_ttl, shared=shared, registry=registry)
+    ]

@@ -1,0 +1,145 @@
+"""The AI response cache: model responses and tool results reused for an identical request.
+
+A model response is keyed on the model id, the model settings, the instructions, the message history (without
+timestamps and run ids), the tool definitions and the output schema, and the user id unless the agent is
+``shared``. A tool result is keyed on the tool, its arguments and the user id. Errors are never stored.
+
+Backends: in memory (default, per process) or Redis when ``REDIS_URL`` is set (``redis`` is imported only then).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import time
+from typing import Any
+
+PREFIX = "fastmango:ai:cache:"
+
+#: Fields that differ between two identical requests (when, which run) and do not change the answer.
+_VOLATILE = frozenset({"timestamp", "run_id", "conversation_id", "provider_response_id", "provider_details", "id"})
+
+
+class MemoryCacheStore:
+    """A dict with expiry times; keys are namespaced by agent so one agent can be cleared."""
+
+    def __init__(self) -> None:
+        self._items: dict[str, tuple[float, str]] = {}
+
+    async def get(self, key: str) -> str | None:
+        item = self._items.get(key)
+        if item is None:
+            return None
+        if item[0] < time.monotonic():
+            self._items.pop(key, None)
+            return None
+        return item[1]
+
+    async def set(self, key: str, value: str, ttl: float) -> None:
+        self._items[key] = (time.monotonic() + ttl, value)
+
+    async def clear(self, prefix: str = PREFIX) -> int:
+        keys = [key for key in self._items if key.startswith(prefix)]
+        for key in keys:
+            del self._items[key]
+        return len(keys)
+
+
+class RedisCacheStore:
+    """Entries as Redis strings with an expiry (``SET key value PX ttl``)."""
+
+    def __init__(self, url: str) -> None:
+        self.url = url
+        self._client: Any = None
+        self._loop: Any = None
+
+    def _redis(self) -> Any:
+        import asyncio
+
+        from fastmango.core.redis import redis_client
+
+        loop = asyncio.get_running_loop()
+        if self._client is None or self._loop is not loop:  # a client belongs to the loop it was made in
+            self._client, self._loop = redis_client(self.url), loop
+        return self._client
+
+    async def get(self, key: str) -> str | None:
+        value: str | None = await self._redis().get(key)
+        return value
+
+    async def set(self, key: str, value: str, ttl: float) -> None:
+        await self._redis().set(key, value, px=max(1, int(ttl * 1000)))
+
+    async def clear(self, prefix: str = PREFIX) -> int:
+        client = self._redis()
+        count = 0
+        async for key in client.scan_iter(match=prefix + "*", count=500):
+            count += await client.delete(key)
+        return count
+
+
+_stores: dict[str | None, Any] = {}
+
+
+def cache_store(settings: Any) -> Any:
+    """The cache backend of ``settings``: Redis when ``redis_url`` is set, else the process's memory store."""
+    url = getattr(settings, "redis_url", None)
+    if url not in _stores:
+        _stores[url] = RedisCacheStore(url) if url else MemoryCacheStore()
+    return _stores[url]
+
+
+async def clear_cache(settings: Any, agent: str | None = None) -> int:
+    """Delete cached responses (of ``agent`` only, when given; tool results are under ``tool:``). Returns a count."""
+    prefix = PREFIX + (f"{agent}:" if agent else "")
+    return int(await cache_store(settings).clear(prefix))
+
+
+def _normalized(value: Any) -> Any:
+    if isinstance(value, dict):
+        return {k: _normalized(v) for k, v in sorted(value.items()) if k not in _VOLATILE}
+    if isinstance(value, list):
+        return [_normalized(v) for v in value]
+    return value
+
+
+def _digest(value: Any) -> str:
+    from pydantic_core import to_jsonable_python
+
+    data = _normalized(to_jsonable_python(value, fallback=repr))
+    return hashlib.sha256(json.dumps(data, sort_keys=True, default=repr).encode()).hexdigest()
+
+
+def response_key(request_context: Any, *, agent: str | None, principal: Any) -> str:
+    """The cache key of a model request (``fastmango:ai:cache:AGENT:HASH``)."""
+    from pydantic_ai.messages import ModelMessagesTypeAdapter
+
+    model = request_context.model
+    messages = ModelMessagesTypeAdapter.dump_python(request_context.messages, mode="json")
+    parts = {
+        "model": f"{getattr(model, 'system', '')}:{model.model_name}",
+        "settings": request_context.model_settings,
+        "parameters": request_context.model_request_parameters,  # tools, output schema, instructions
+        "messages": messages,
+        "principal": principal,
+    }
+    return f"{PREFIX}{agent or '-'}:{_digest(parts)}"
+
+
+def tool_key(tool: str, args: Any, principal: Any) -> str:
+    """The cache key of a tool call."""
+    return f"{PREFIX}tool:{tool}:{_digest({'args': args, 'principal': principal})}"
+
+
+def dump_response(response: Any, cost: float | None) -> str:
+    from pydantic_ai.messages import ModelMessagesTypeAdapter
+
+    messages = ModelMessagesTypeAdapter.dump_python([response], mode="json")
+    return json.dumps({"response": messages[0], "cost": cost})
+
+
+def load_response(value: str) -> tuple[Any, float | None]:
+    from pydantic_ai.messages import ModelMessagesTypeAdapter
+
+    data = json.loads(value)
+    return ModelMessagesTypeAdapter.validate_python([data["response"]])[0], data.get("cost")

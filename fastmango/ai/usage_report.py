@@ -1,0 +1,125 @@
+"""AI usage reports over ``ai_usage``: ``fastmango ai usage`` and the staff-only ``GET /ai/usage``."""
+
+from __future__ import annotations
+
+import datetime
+import re
+from collections import defaultdict
+from typing import Any
+
+from fastapi import APIRouter, Depends, Query
+
+from fastmango.ai.metering import UsageRecord, flush_usage
+from fastmango.auth.dependencies import require_staff
+from fastmango.core.errors import ProblemError
+from fastmango.core.problems import problem_responses
+
+GROUPS = ("model", "agent", "tool", "user", "route", "day")
+COLUMNS = (
+    "requests",
+    "input_tokens",
+    "output_tokens",
+    "cost",
+    "cache_hits",
+    "cache_hit_rate",
+    "cost_saved",
+    "p50_ms",
+    "p95_ms",
+)
+
+
+def parse_time(value: str | None, *, now: datetime.datetime | None = None) -> datetime.datetime | None:
+    """``24h``, ``7d``, ``30m`` (that long ago) or an ISO date/datetime (UTC when naive)."""
+    if not value:
+        return None
+    now = now or datetime.datetime.now(datetime.UTC)
+    match = re.fullmatch(r"(\d+)([mhd])", value.strip())
+    if match:
+        amount, unit = int(match[1]), match[2]
+        return now - datetime.timedelta(**{{"m": "minutes", "h": "hours", "d": "days"}[unit]: amount})
+    try:
+        moment = datetime.datetime.fromisoformat(value)
+    except ValueError:
+        raise ValueError(f"{value!r} is neither a duration (24h, 7d) nor a date (2025-01-31)") from None
+    return moment if moment.tzinfo else moment.replace(tzinfo=datetime.UTC)
+
+
+def _percentile(values: list[float], fraction: float) -> float | None:
+    if not values:
+        return None
+    ordered = sorted(values)
+    return round(ordered[min(len(ordered) - 1, round(fraction * (len(ordered) - 1)))], 1)
+
+
+def _group_value(row: dict[str, Any], by: str) -> str:
+    if by == "day":
+        return str(row["time"].date())
+    column = {"user": "user_id", "route": "route"}.get(by, by)
+    value = row.get(column)
+    if by == "route" and value is None:
+        value = row.get("task")
+    return "-" if value is None else str(value)
+
+
+def _summarize(rows: list[dict[str, Any]]) -> dict[str, Any]:
+    model_rows = [r for r in rows if r["kind"] == "model"]
+    hits = sum(1 for r in model_rows if r["cache_hit"])
+    costs = [r["cost"] for r in rows if r["cost"] is not None]
+    saved = [r["cost_saved"] for r in rows if r["cost_saved"] is not None]
+    latencies = [r["latency_ms"] for r in rows if not r["cache_hit"] and r["latency_ms"]]
+    return {
+        "requests": sum(r["requests"] for r in rows),
+        "tool_calls": sum(1 for r in rows if r["kind"] == "tool"),
+        "input_tokens": sum(r["input_tokens"] for r in rows),
+        "output_tokens": sum(r["output_tokens"] for r in rows),
+        "cost": round(sum(costs), 6) if costs else None,
+        "cache_hits": hits,
+        "cache_hit_rate": round(hits / len(model_rows), 4) if model_rows else None,
+        "cost_saved": round(sum(saved), 6) if saved else None,
+        "p50_ms": _percentile(latencies, 0.5),
+        "p95_ms": _percentile(latencies, 0.95),
+    }
+
+
+async def usage_report(
+    since: datetime.datetime | None = None, until: datetime.datetime | None = None, by: str = "model"
+) -> dict[str, Any]:
+    """Usage per ``by`` group between ``since`` and ``until``: ``{"by", "rows": [{"key", ...}], "total"}``."""
+    if by not in GROUPS:
+        raise ValueError(f"--by must be one of {', '.join(GROUPS)}")
+    await flush_usage()
+    query = UsageRecord.objects.all()
+    if since is not None:
+        query = query.filter(time__gte=since)
+    if until is not None:
+        query = query.filter(time__lt=until)
+    fields = ("time", "kind", "model", "agent", "tool", "user_id", "route", "task", "input_tokens", "output_tokens")
+    rows = await query.values(*fields, "requests", "cost", "cache_hit", "cost_saved", "latency_ms")
+    groups: dict[str, list[dict[str, Any]]] = defaultdict(list)
+    for row in rows:
+        if by == "tool" and row["kind"] != "tool":
+            continue
+        groups[_group_value(row, by)].append(row)
+    return {
+        "by": by,
+        "since": since.isoformat() if since else None,
+        "until": until.isoformat() if until else None,
+        "rows": [{"key": key, **_summarize(items)} for key, items in sorted(groups.items())],
+        "total": _summarize(list(rows)),
+    }
+
+
+router = APIRouter(prefix="/ai", tags=["ai"])
+
+
+@router.get("/usage", operation_id="ai_usage", dependencies=[Depends(require_staff)], responses=problem_responses(400))
+async def usage_endpoint(
+    since: str | None = Query("24h", description="24h, 7d or a date"),
+    until: str | None = Query(None, description="A date"),
+    by: str = Query("model", description="|".join(GROUPS)),
+) -> dict[str, Any]:
+    """AI usage per model, agent, tool, user, route or day (staff only)."""
+    try:
+        return await usage_report(parse_time(since), parse_time(until), by)
+    except ValueError as exc:
+        raise ProblemError(400, str(exc)) from None

@@ -1,0 +1,45 @@
+"""Errors of the task layer. Each is a :class:`~fastmango.core.errors.FastMangoError`."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from fastmango.core.errors import FastMangoError
+
+
+class TaskError(FastMangoError):
+    """Base class of the task layer's errors."""
+
+
+class TaskArgumentError(TaskError, ValueError):
+    """Arguments given to ``Task.enqueue`` do not match the task function's signature and type hints.
+
+    Raised by the caller at enqueue time, so that a bad argument never reaches a worker.
+
+    Attributes:
+        task: The task's name.
+        errors: pydantic's error list (``loc``, ``msg``, ``type``...), empty for a signature mismatch.
+    """
+
+    def __init__(self, task: str, message: str, errors: list[dict[str, Any]] | None = None) -> None:
+        super().__init__(f"invalid arguments for task {task!r}: {message}")
+        self.task = task
+        self.errors = errors or []
+
+
+class TaskFailed(TaskError):
+    """A job ended in failure (its last attempt raised); ``error`` is the recorded error."""
+
+    def __init__(self, job_id: str, task: str, error: str | None) -> None:
+        super().__init__(f"job {job_id} of task {task!r} failed: {error or 'unknown error'}")
+        self.job_id = job_id
+        self.task = task
+        self.error = error
+
+
+class JobNotFound(TaskError):
+    """No record of the job: never enqueued (its transaction rolled back), or its history expired."""
+
+
+class UnknownTask(TaskError):
+    """A job names a task that this process has not registered."""

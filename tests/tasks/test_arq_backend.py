@@ -1,0 +1,125 @@
+"""arq specifics: JSON on the wire, history in Redis, unknown tasks, several workers, re-queue on shutdown."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import time
+from pathlib import Path
+from uuid import uuid4
+
+import orjson
+import pytest
+
+from fastmango import TaskContext, task
+from fastmango.core.errors import ImproperlyConfigured
+from fastmango.core.redis import redis_client
+from fastmango.tasks import JobState
+from fastmango.tasks.arq_backend import ArqBackend, deserialize, serialize
+from tests.tasks.conftest import Harness, make_settings
+from tests.tasks.test_backends import add, gate, gated, wait_for_state
+
+
+@task(name="t_not_in_worker")
+async def elsewhere(ctx: TaskContext) -> None:
+    pass
+
+
+runs: list[str] = []
+
+
+@task(name="t_counted")
+async def counted(ctx: TaskContext, n: int) -> int:
+    runs.append(ctx.job_id)
+    await asyncio.sleep(0.02)
+    return n
+
+
+async def test_jobs_are_stored_as_json_not_pickle(arq_harness: Harness, redis_url: str) -> None:
+    async with arq_harness.run():
+        job = await add.enqueue(a=1, _defer_by=60)
+        client = redis_client(redis_url)
+        try:
+            raw = await client.get(f"arq:job:{job.id}")
+        finally:
+            await client.aclose()
+    data = orjson.loads(raw)
+    assert data["f"] == "t_add"
+    assert data["a"] == [{"a": 1}]
+
+
+def test_the_serializer_writes_errors_as_text() -> None:
+    data = {"r": ValueError("boom"), "s": False}
+    assert deserialize(serialize(data)) == {"r": "ValueError: boom", "s": False}
+    with pytest.raises(TypeError):
+        serialize({"r": object()})
+
+
+async def test_an_unknown_task_is_logged_and_the_worker_keeps_going(
+    arq_harness: Harness, caplog: pytest.LogCaptureFixture
+) -> None:
+    caplog.set_level(logging.ERROR, logger="fastmango.tasks")
+    async with arq_harness.run(tasks=[add]):
+        unknown = await elsewhere.enqueue()
+        assert await wait_for_state(unknown, JobState.failed)
+        known = await add.enqueue(a=40)
+        assert await known.result(timeout=5) == 42
+        info = await unknown.info()
+    assert info is not None and info.error is not None and "no task named 't_not_in_worker'" in info.error
+    assert "names the task 't_not_in_worker', which this worker does not know" in caplog.text
+
+
+async def test_history_keeps_the_newest_jobs_of_each_task(arq_harness: Harness) -> None:
+    async with arq_harness.run():
+        history = arq_harness.backend.history
+        history.size = 3
+        jobs = [await add.enqueue(a=i, _defer_by=60) for i in range(5)]
+        recent = await history.recent("t_add")
+        assert [r.id for r in recent] == [j.id for j in reversed(jobs[2:])]
+        assert await jobs[0].status() is JobState.not_found
+        stats = await history.stats()
+    assert stats["t_add"] == {"queued": 3, "in_progress": 0, "retried": 0, "complete": 0, "failed": 0}
+
+
+async def test_several_workers_share_a_queue_and_run_each_job_once(arq_harness: Harness) -> None:
+    runs.clear()
+    async with arq_harness.run(tasks=[counted], concurrency=2):
+        second = await arq_harness.start_worker(tasks=[counted], concurrency=2)
+        first = arq_harness.workers[0]
+        jobs = [await counted.enqueue(n=i) for i in range(30)]
+        results = [await job.result(timeout=10) for job in jobs]
+        assert results == list(range(30))
+        assert first.jobs_complete > 0 and second.jobs_complete > 0
+    assert sorted(runs) == sorted(job.id for job in jobs)  # each job ran exactly once
+
+
+async def test_a_job_cancelled_by_a_stopping_worker_is_requeued_for_the_next(arq_harness: Harness) -> None:
+    key = uuid4().hex
+    gate[key] = asyncio.Event()
+    async with arq_harness.run(tasks=[gated]):
+        job = await gated.enqueue(key=key)
+        assert await wait_for_state(job, JobState.in_progress)
+        await arq_harness.stop_workers()
+        info = await job.info()
+        assert info is not None and (info.state, info.attempt) == (JobState.queued, 0)
+        gate[key].set()
+        await arq_harness.start_worker(tasks=[gated])
+        assert await job.result(timeout=5) == key
+        info = await job.info()
+    assert info is not None and info.attempt == 1  # the interrupted attempt did not count
+
+
+async def test_enqueue_fails_clearly_when_redis_is_unreachable(tmp_path: Path) -> None:
+    settings = make_settings(tmp_path, "redis://127.0.0.1:1/0")
+    backend = ArqBackend(settings)
+    backend.redis_settings.conn_retries = 0
+    started = time.monotonic()
+    with pytest.raises(ImproperlyConfigured, match=r"cannot connect to Redis at redis://127.0.0.1:1/0"):
+        await backend.start()
+    assert time.monotonic() - started < 5
+
+
+def test_a_redis_url_of_another_scheme_is_refused(tmp_path: Path) -> None:
+    settings = make_settings(tmp_path, "http://127.0.0.1:6379")
+    with pytest.raises(ImproperlyConfigured, match="is not a Redis URL"):
+        ArqBackend(settings)
