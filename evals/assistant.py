@@ -58,9 +58,7 @@ def offline_model() -> FunctionModel:
             return ModelResponse(parts=[TextPart(_answer(last))])
         if isinstance(last, ModelRequest) and any(p.part_kind == "retry-prompt" for p in last.parts):
             return ModelResponse(parts=[TextPart("You may not see that.")])
-        question = next(
-            p.content for m in reversed(messages) for p in m.parts if p.part_kind == "user-prompt"
-        )
+        question = next(p.content for m in reversed(messages) for p in m.parts if p.part_kind == "user-prompt")
         offered = {tool.name for tool in info.function_tools}
         text = str(question).lower()
         if "draft" in text:

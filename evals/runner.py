@@ -42,8 +42,8 @@ def captured(output: Any, messages: list[ModelMessage]) -> AgentRun:
         part.tool_name
         for message in messages
         for part in message.parts
-        if isinstance(part, RetryPromptPart) and part.tool_name
-        or isinstance(part, ToolReturnPart) and getattr(part, "outcome", "success") == "failed"
+        if (isinstance(part, RetryPromptPart) and part.tool_name)
+        or (isinstance(part, ToolReturnPart) and getattr(part, "outcome", "success") == "failed")
     ]
     return AgentRun(output if isinstance(output, str) else str(output), calls, [name for name in refused if name])
 

@@ -9,7 +9,7 @@ from tests.cli.test_ai_commands import BLOG, run
 
 EVALS = Path(__file__).resolve().parents[2] / "evals"
 
-FAILING = '''
+FAILING = """
 from dataclasses import dataclass
 from pydantic_evals import Case, Dataset
 from evals.runner import AgentRun, UsedTool
@@ -20,7 +20,7 @@ async def task(inputs: str, model: object = None) -> AgentRun:
 always_wrong = Dataset[str, AgentRun, object](
     name="always wrong", cases=[Case(name="wants a tool", inputs="hi", evaluators=(UsedTool("search_posts"),))]
 )
-'''
+"""
 
 
 @pytest.fixture

@@ -49,6 +49,8 @@ def test_init_writes_the_project_layout(tmp_path: Path) -> None:
         "mysite/app.py",
         "mysite/routes.py",
         "mysite/models.py",
+        "mysite/tasks.py",
+        "mysite/tools.py",
         "tests/test_app.py",
     ):
         assert (root / relative).is_file(), relative
