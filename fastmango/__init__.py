@@ -15,9 +15,25 @@ if "PYDANTIC_DISABLE_PLUGINS" not in _os.environ and _os.environ.get("FASTMANGO_
     _os.environ["PYDANTIC_DISABLE_PLUGINS"] = "logfire-plugin"
 
 from fastmango.__about__ import __version__
-from fastmango.ai import tool
 from fastmango.core import FastMango, ImproperlyConfigured, ProblemError, Settings, setup
-from fastmango.tasks import TaskContext, task
+
+# The decorators of higher layers load on first use, so that `import fastmango` (and a project's settings
+# module) stays at the cost of the core: the CLI reads settings before it imports a whole app.
+_LAZY = {"tool": "fastmango.ai.functions", "task": "fastmango.tasks", "TaskContext": "fastmango.tasks"}
+
+
+def __getattr__(name: str) -> object:
+    if name in _LAZY:
+        import importlib
+
+        value = getattr(importlib.import_module(_LAZY[name]), name)
+        globals()[name] = value
+        return value
+    raise AttributeError(f"module 'fastmango' has no attribute {name!r}")
+
+
+def __dir__() -> list[str]:
+    return sorted(__all__)
 
 __all__ = [
     "FastMango",

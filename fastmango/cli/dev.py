@@ -3,10 +3,14 @@
 from __future__ import annotations
 
 import os
+from typing import TYPE_CHECKING
 
 import typer
 
 from fastmango.cli.main import app
+
+if TYPE_CHECKING:
+    from fastmango.core.project import Project
 
 
 @app.command()
@@ -25,13 +29,21 @@ def dev(
 
     project = find_project()
     os.chdir(project.root)
-    if check:
+    target: object = project.app_path
+    if not reload:
+        # One process: import the app once, check it, and hand the object itself to uvicorn.
+        target = load_app(project)
+        if check:
+            preflight(target)
+    elif check and not check_settings(project):
+        # With reload the server imports the app in a child process; importing it here too would double the
+        # start-up time, so only the settings are checked when the project has a settings module.
         preflight(load_app(project))
     typer.echo(f"fastmango dev: serving {project.app_path} from {project.root}")
     typer.echo(f"  app:  http://{host}:{port}/")
     typer.echo(f"  docs: http://{host}:{port}/docs")
     uvicorn.run(
-        project.app_path,
+        target,  # type: ignore[arg-type]
         host=host,
         port=port,
         reload=reload,
@@ -65,3 +77,38 @@ def preflight(application: object) -> None:
             application._configured = False
 
     asyncio.run(start_and_stop())
+
+
+def check_settings(project: Project) -> bool:
+    """Validate the project's ``Settings`` (``<package>/settings.py``) and reach its database.
+
+    Returns False when the project has no such class (then the whole app has to be imported to check it).
+    """
+    import asyncio
+
+    from pydantic import ValidationError
+
+    from fastmango.core.errors import ImproperlyConfigured
+    from fastmango.core.project import import_project_module
+    from fastmango.core.settings import Settings, describe_validation_error
+
+    module = import_project_module(project.package, "settings")
+    settings_class = getattr(module, "Settings", None)
+    if not (isinstance(settings_class, type) and issubclass(settings_class, Settings)):
+        return False
+    try:
+        settings = settings_class()
+    except ValidationError as exc:
+        raise ImproperlyConfigured(describe_validation_error(exc)) from exc
+    settings.check()
+    from fastmango.db.engine import Database
+
+    async def ping() -> None:
+        database = Database(settings.database_url, pool_size=1)
+        try:
+            await database.ping()
+        finally:
+            await database.dispose()
+
+    asyncio.run(ping())
+    return True
