@@ -32,7 +32,16 @@ def version() -> None:
 
 
 def _register_commands() -> None:
-    from fastmango.cli import ai_commands, ai_eval, ai_usage, auth_commands, db_commands, dev, project_init, task_commands  # noqa: F401  (commands register on import)
+    from fastmango.cli import (  # noqa: F401  (commands register on import)
+        ai_commands,
+        ai_eval,
+        ai_usage,
+        auth_commands,
+        db_commands,
+        dev,
+        project_init,
+        task_commands,
+    )
 
 
 def main() -> None:
