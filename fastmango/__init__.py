@@ -35,6 +35,7 @@ def __getattr__(name: str) -> object:
 def __dir__() -> list[str]:
     return sorted(__all__)
 
+
 __all__ = [
     "FastMango",
     "ImproperlyConfigured",
