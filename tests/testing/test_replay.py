@@ -8,8 +8,7 @@ import pytest
 from pydantic_ai.messages import ModelMessage, ModelResponse, TextPart, ToolCallPart, ToolReturnPart
 from pydantic_ai.models.function import AgentInfo, FunctionModel
 
-import fastmango
-from fastmango.ai import agent, registry
+from fastmango.ai import agent, registry, tool
 from fastmango.ai.agents import AgentSpec, _agents, state
 from fastmango.core.errors import FastMangoError
 from fastmango.core.settings import Settings
@@ -24,7 +23,7 @@ def isolated(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
     monkeypatch.setattr(state, "settings", Settings(ai_metering=False, ai_cache_ttl=0))
     monkeypatch.setattr(state, "app", None)
 
-    @fastmango.tool
+    @tool
     def add(a: int, b: int) -> int:
         """Add two numbers."""
         return a + b

@@ -35,10 +35,10 @@ from pydantic_ai import Agent, FunctionToolset
 from pydantic_ai.messages import ModelMessage, ModelResponse, TextPart, ToolCallPart, ToolReturnPart
 from pydantic_ai.models.function import AgentInfo, FunctionModel
 
-import fastmango
 from fastmango.ai import registry
 from fastmango.ai.agents import AgentSpec
 from fastmango.ai.context import AgentDeps
+from fastmango.ai.functions import tool
 from fastmango.ai.metering import meter
 from fastmango.core.settings import Settings
 
@@ -207,12 +207,13 @@ def report(
     for label, (hit, miss, lookup) in hits.items():
         lines.append(f"| {label} | {hit:,.0f} | {miss:,.0f} | {hit - miss:,.0f} | {lookup:,.0f} |")
     if "Redis" in hits:
-        hit, miss, _ = hits["Redis"]
-        added = max(hit - miss, 0.0)
+        hit, miss, lookup = hits["Redis"]
         lines += [
             "",
-            f"Goal: under 2 ms per cache hit from Redis. Measured: {added / 1000:,.2f} ms added by a hit "
-            f"({'met' if added < 2000 else 'NOT met'}).",
+            f"Goal: under 2 ms per cache hit from Redis. Measured: GET + decode {lookup / 1000:,.2f} ms; a whole run "
+            f"answered from Redis {hit / 1000:,.2f} ms against {miss / 1000:,.2f} ms with a zero-latency model "
+            f'({"met" if lookup < 2000 and hit - miss < 2000 else "NOT met"}). A negative "added" means a hit costs '
+            "less than even a free `FunctionModel` request (which estimates token usage).",
         ]
     else:
         lines += ["", "Redis was not reachable: the Redis cache hit was not measured."]
@@ -231,7 +232,7 @@ def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
 def main(argv: Sequence[str] | None = None) -> None:
     args = parse_args(argv)
     saved = dict(registry._tools)
-    fastmango.tool(add)
+    tool(add)
 
     async def measure() -> str:
         tools = await tool_overhead(args.runs, args.calls)
