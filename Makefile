@@ -5,7 +5,7 @@ BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 LINT_PATHS := $(wildcard fastmango tests examples tools)
 
-.PHONY: dev test lint typecheck bench-orm bench-tasks clean
+.PHONY: dev test lint typecheck bench bench-orm bench-tasks clean
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -15,6 +15,9 @@ $(STAMP): pyproject.toml
 
 dev: $(STAMP)  ## migrate and seed examples/blog on SQLite, then serve it at http://127.0.0.1:8000 with hot reload
 	cd examples/blog && ../../$(BIN)/fastmango migrate && ../../$(BIN)/python -m blog.seed && ../../$(BIN)/fastmango dev
+
+bench: $(STAMP)  ## HTTP benchmark: fastmango vs FastAPI+SQLAlchemy, DRF, Ninja and the asyncpg floor (~9 min, needs wrk); writes tools/bench/RESULTS.md
+	$(BIN)/python -m tools.bench.http --output tools/bench/RESULTS.md
 
 bench-tasks: $(STAMP)  ## the task queue benchmark (arq, one worker, needs Redis); writes tools/bench/TASKS_RESULTS.md
 	$(BIN)/python -m tools.bench.tasks --output tools/bench/TASKS_RESULTS.md

@@ -1,0 +1,69 @@
+"""App 1: fastmango, as a project writes it: models, ``CRUDRouter`` and a hand-written route.
+
+Production profile (DEBUG off), the default plugins (database and auth: the authentication middleware runs
+on every request), ``permissions=False`` on the router so that no request needs a token.
+
+    BENCH_DATABASE_URL=postgresql://... uvicorn tools.bench.http.app_fastmango:create_app --factory
+
+No ``from __future__ import annotations``: SQLModel cannot resolve relationships with it.
+"""
+
+import datetime
+
+from fastmango import FastMango, Settings
+from fastmango.api import CRUDRouter
+from fastmango.db import Field, Model, Relationship
+from tools.bench.http import common
+
+SECRET_KEY = "bench-only-secret-key-0123456789abcdefghijklmnopqrstuvwxyz"
+
+
+class BenchAuthor(Model, table=True):
+    """An author (table ``benchauthor``)."""
+
+    id: int | None = Field(default=None, primary_key=True)
+    name: str = Field(max_length=common.NAME_MAX_LENGTH)
+
+
+class BenchBook(Model, table=True):
+    """A book (table ``benchbook``), with a foreign key to its author."""
+
+    id: int | None = Field(default=None, primary_key=True)
+    title: str = Field(max_length=common.TITLE_MAX_LENGTH)
+    pages: int
+    published: datetime.date
+    author_id: int = Field(foreign_key="benchauthor.id", index=True)
+    author: BenchAuthor = Relationship()
+
+
+def create_app(
+    database_url: str | None = None, pool_size: int | None = None, *, configure_logging: bool = True
+) -> FastMango:
+    """The app; the database and pool size default to ``BENCH_DATABASE_URL`` and ``BENCH_POOL_SIZE``.
+    ``configure_logging=False`` leaves the process's logging alone (tests)."""
+    settings = Settings(
+        _env_file=None,
+        env="prod",
+        secret_key=SECRET_KEY,
+        database_url=database_url or common.database_url(),
+        database_pool_size=pool_size or common.pool_size(),
+        log_level="WARNING",
+    )
+    app = FastMango(settings=settings, configure_logging=configure_logging)
+    app.include_router(
+        CRUDRouter(
+            BenchBook,
+            prefix="/books",
+            select_related=["author"],
+            permissions=False,
+            pagination="cursor",
+            default_limit=common.LIST_LIMIT,
+            actions=("list", "get", "create"),
+        )
+    )
+
+    @app.get("/hello")
+    async def hello() -> dict[str, str]:
+        return common.HELLO
+
+    return app

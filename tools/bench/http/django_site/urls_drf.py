@@ -1,0 +1,73 @@
+"""App 3: Django REST Framework as its tutorial writes it: ``ModelSerializer`` with a nested serializer,
+generic views, a pagination class (here for fastmango's ``{items, next, limit}`` page shape)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from django.http import JsonResponse
+from django.urls import path
+from rest_framework import generics, serializers
+from rest_framework.decorators import api_view
+from rest_framework.pagination import BasePagination
+from rest_framework.request import Request
+from rest_framework.response import Response
+
+from tools.bench.http import common
+from tools.bench.http.django_site.models import Author, Book
+
+
+class AuthorSerializer(serializers.ModelSerializer):
+    class Meta:
+        model = Author
+        fields = ["id", "name"]
+
+
+class BookSerializer(serializers.ModelSerializer):
+    author_id = serializers.IntegerField(min_value=common.INT32_MIN, max_value=common.INT32_MAX)
+    author = AuthorSerializer(read_only=True)
+
+    class Meta:
+        model = Book
+        fields = ["id", "title", "pages", "published", "author_id", "author"]
+
+
+class CursorPage(BasePagination):
+    """The first ``limit`` rows and a cursor to the next page (fetches one row more to know)."""
+
+    def paginate_queryset(self, queryset: Any, request: Request, view: Any = None) -> list[Any]:
+        self.limit = int(request.query_params.get("limit", common.LIST_LIMIT))
+        self.rows = list(queryset[: self.limit + 1])
+        return self.rows[: self.limit]
+
+    def get_paginated_response(self, data: Any) -> Response:
+        following = common.encode_cursor(self.rows[self.limit - 1].pk) if len(self.rows) > self.limit else None
+        return Response({"items": data, "next": following, "limit": self.limit})
+
+
+class BookList(generics.ListCreateAPIView):
+    queryset = Book.objects.select_related("author").order_by("id")
+    serializer_class = BookSerializer
+    pagination_class = CursorPage
+
+
+class BookDetail(generics.RetrieveAPIView):
+    queryset = Book.objects.select_related("author")
+    serializer_class = BookSerializer
+
+
+@api_view(["GET"])
+def hello(request: Request) -> Response:
+    return Response(common.HELLO)
+
+
+def health(request: Any) -> JsonResponse:
+    return JsonResponse({"status": "ok"})
+
+
+urlpatterns = [
+    path("health", health),
+    path("hello", hello),
+    path("books", BookList.as_view()),
+    path("books/<int:pk>", BookDetail.as_view()),
+]

@@ -1,0 +1,198 @@
+"""The markdown of tools/bench/RESULTS.md: per endpoint, requests/s and p50/p99 latency of each app with its
+ratio to the floor and to FastAPI + SQLAlchemy; start-up and memory; fastmango's goals."""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Sequence
+
+from tools.bench.http.harness import Plan, Results, median
+from tools.bench.http.load import CONNECTIONS, Endpoint, LoadResult
+
+FLOOR, SQLALCHEMY, FASTMANGO = "floor", "sqlalchemy", "fastmango"
+
+
+def _num(value: float, digits: int = 0) -> str:
+    if math.isnan(value):
+        return "-"
+    return f"{value:,.{digits}f}"
+
+
+def _ratio(value: float, reference: float | None) -> str:
+    if reference is None or math.isnan(value) or math.isnan(reference) or reference == 0:
+        return "-"
+    return f"{value / reference:.2f}"
+
+
+def _medians(runs: Sequence[LoadResult]) -> dict[str, float]:
+    return {
+        "rps": median([r.rps for r in runs]),
+        "cpu": median([r.cpu_us_per_request for r in runs]),
+        "p50": median([r.p50_ms for r in runs]),
+        "p99": median([r.p99_ms for r in runs]),
+        "spread": (max(r.rps for r in runs) - min(r.rps for r in runs)) / median([r.rps for r in runs]) * 100
+        if runs and median([r.rps for r in runs])
+        else float("nan"),
+        "errors": sum(r.errors for r in runs),
+    }
+
+
+def endpoint_table(plan: Plan, results: Results, endpoint: Endpoint) -> list[str]:
+    rows = {app.key: _medians(results.load.get((app.key, endpoint.key), [])) for app in plan.apps}
+    floor, sqlalchemy = rows.get(FLOOR), rows.get(SQLALCHEMY)
+    lines = [
+        f"#### {endpoint.label}",
+        "",
+        "| app | req/s | /floor | /SQLAlchemy | CPU us/req | /floor | /SQLAlchemy | p50 ms | /floor | /SQLAlchemy "
+        "| p99 ms | /floor | /SQLAlchemy | spread |",
+        "|---|" + "---:|" * 13,
+    ]
+    for app in plan.apps:
+        row = rows[app.key]
+        cells = [app.label if app.key != FASTMANGO else f"**{app.label}**"]
+        for metric, digits in (("rps", 0), ("cpu", 0), ("p50", 2), ("p99", 2)):
+            cells += [
+                _num(row[metric], digits),
+                _ratio(row[metric], floor[metric] if floor else None),
+                _ratio(row[metric], sqlalchemy[metric] if sqlalchemy else None),
+            ]
+        spread = f"{row['spread']:.0f}%" if not math.isnan(row["spread"]) else "-"
+        if row["errors"]:
+            spread += f", {int(row['errors'])} errors"
+        cells.append(spread)
+        lines.append("| " + " | ".join(cells) + " |")
+    return [*lines, ""]
+
+
+def resources_table(plan: Plan, results: Results) -> list[str]:
+    idle_sa = median(results.rss_idle.get(SQLALCHEMY, []))
+    lines = [
+        "| app | served by | start-up to first 200 (s) | idle RSS (MiB) | idle RSS /SQLAlchemy "
+        "| RSS after load (MiB) |",
+        "|---|---|---:|---:|---:|---:|",
+    ]
+    for app in plan.apps:
+        startup = results.startup.get(app.key, [])
+        idle = median(results.rss_idle.get(app.key, []))
+        spread = f" ({min(startup):.2f}-{max(startup):.2f})" if len(startup) > 1 else ""
+        lines.append(
+            f"| {app.label} | {app.server} | {_num(median(startup), 2)}{spread} | {_num(idle, 1)} | "
+            f"{_ratio(idle, idle_sa if app.key != SQLALCHEMY else idle)} | "
+            f"{_num(median(results.rss_loaded.get(app.key, [])), 1)} |"
+        )
+    return [*lines, ""]
+
+
+def goals(plan: Plan, results: Results) -> list[str]:
+    """fastmango against the issue's goals (reported, never asserted)."""
+    keys = {app.key for app in plan.apps}
+    if FASTMANGO not in keys:
+        return []
+    lines = ["| goal | measured | met |", "|---|---|:-:|"]
+
+    def rps(app: str, endpoint: str) -> float:
+        return median([r.rps for r in results.load.get((app, endpoint), [])])
+
+    def cpu(app: str, endpoint: str) -> float:
+        return median([r.cpu_us_per_request for r in results.load.get((app, endpoint), [])])
+
+    for endpoint in plan.endpoints:
+        mine, my_cpu = rps(FASTMANGO, endpoint.key), cpu(FASTMANGO, endpoint.key)
+        for other, goal, threshold, applies in (
+            (FLOOR, "at least 0.5x the floor's req/s", 0.5, endpoint.database),
+            (SQLALCHEMY, "never below FastAPI + SQLAlchemy", 1.0, True),
+        ):
+            if other not in keys or not applies:
+                continue
+            ratio, cpu_ratio = mine / rps(other, endpoint.key), cpu(other, endpoint.key) / my_cpu
+            met = "yes" if ratio >= threshold else "NO"
+            lines.append(
+                f"| {endpoint.key}: {goal} | {ratio:.2f}x req/s ({cpu_ratio:.2f}x by CPU time per request) | {met} |"
+            )
+    startup = median(results.startup.get(FASTMANGO, []))
+    if not math.isnan(startup):
+        met = "yes" if startup < 1 else "NO"
+        lines.append(f"| start-up to first response under 1 s (prod) | {startup:.2f} s | {met} |")
+    idle, idle_sa = median(results.rss_idle.get(FASTMANGO, [])), median(results.rss_idle.get(SQLALCHEMY, []))
+    if not (math.isnan(idle) or math.isnan(idle_sa)):
+        ratio = idle / idle_sa
+        lines.append(
+            f"| idle RSS within 10% of FastAPI + SQLAlchemy | {idle:.1f} vs {idle_sa:.1f} MiB ({ratio - 1:+.1%}) | "
+            f"{'yes' if ratio <= 1.10 else 'NO'} |"
+        )
+    return [*lines, ""]
+
+
+def document(plan: Plan, results: Results, environment: str, command: str) -> str:
+    """The whole RESULTS.md."""
+    load = "; ".join(f"{moment}: {' / '.join(f'{x:.2f}' for x in values)}" for moment, values in results.load_average)
+    lines = [
+        "# HTTP benchmark",
+        "",
+        "The same four endpoints served by five apps over one PostgreSQL database (`benchbook`, 10,000 rows with a "
+        "foreign key to `benchauthor`, 100 rows), loaded with wrk. Written by "
+        "[tools/bench/http](http/) (`make bench`); do not edit by hand.",
+        "",
+        f"    {command}",
+        "",
+        f"- {environment}",
+        f"- wrk: 1 thread, {CONNECTIONS} keep-alive connections; {plan.warmup:g} s warm-up then {plan.duration:g} s "
+        f"measured per endpoint; apps interleaved (A B C D E) for {plan.rounds} round(s), each round a fresh "
+        "process; medians over rounds. `spread` is (max - min) / median of req/s across rounds.",
+        "- Ratios: `/floor` and `/SQLAlchemy` divide the app's figure by app 5's (FastAPI + raw asyncpg + orjson) and "
+        "app 2's (FastAPI + SQLAlchemy ORM). For req/s higher is better; for latency lower is better.",
+        f"- Load average (1/5/15 min) {load}. The benchmark alone keeps about 2 processes busy (app, and wrk with "
+        "PostgreSQL); more means other work shared the machine, which shows up as spread between rounds.",
+        "- `CPU us/req`: the server process's user + system CPU time during the measured run divided by the requests "
+        "served. Unlike req/s it hardly moves when other work takes turns on the server's core, so it is the "
+        "steadier figure on a busy machine.",
+        f"- Whole run: {results.seconds / 60:.1f} min.",
+        "",
+        "### Requests per second and latency",
+        "",
+    ]
+    for endpoint in plan.endpoints:
+        lines += endpoint_table(plan, results, endpoint)
+    lines += [
+        "### Start-up and memory",
+        "",
+        f"Start-up: from spawning the server process to the first 200 on `/health` (median of "
+        f"{plan.startup_samples} starts, min-max in brackets); each app connects to the database as it normally "
+        "does (fastmango pings it in its lifespan, the floor opens its pool, SQLAlchemy and Django connect on first "
+        "use). Idle RSS: 0.3 s after that first 200; after load: once all endpoints were loaded (median of rounds). "
+        "For gunicorn, the worker's RSS (the master is not counted).",
+        "",
+        *resources_table(plan, results),
+    ]
+    goal_lines = goals(plan, results)
+    if goal_lines:
+        lines += ["### fastmango's goals", "", *goal_lines]
+    lines += ["### Setup", "", *SETUP, *(f"- {note}" for note in results.notes), ""]
+    return "\n".join(lines)
+
+
+SETUP = [
+    "- Same database, same data, same JSON: every app answers `GET /books/{pk}` and the items of `GET /books` as "
+    '`{"id", "title", "pages", "published", "author_id", "author": {"id", "name"}}`, the list as fastmango\'s cursor '
+    'page `{"items", "next", "limit"}` (20 rows fetched as 21 with one JOIN, ordered by id; no COUNT), and '
+    "`POST /books` validates the body and answers 201 with the created row and its author. The harness checks "
+    "every answer before timing (tools/bench/http/checks.py).",
+    '- 1 fastmango: `FastMango(settings=Settings(env="prod", log_level="WARNING", ...))` with its default plugins '
+    "(database, auth: the authentication middleware runs on every request; request-id middleware) and "
+    '`CRUDRouter(BenchBook, select_related=["author"], permissions=False, pagination="cursor")`.',
+    "- 2 FastAPI + SQLAlchemy 2 async ORM (asyncpg) as the docs show: session dependency, `select()` + "
+    "`joinedload`, Pydantic response models from attributes; create = add, commit, refresh.",
+    "- 3 Django REST Framework: `ModelSerializer` with a nested author, generic views, JSON renderer/parser only, "
+    "served by gunicorn with 1 gthread worker and 16 threads (a WSGI app under its usual server; one persistent "
+    "connection per thread).",
+    "- 4 Django Ninja, async views with Django's async ORM (`aget`, `acreate`, `async for`), served by uvicorn "
+    "through Django's ASGI handler; Django runs the queries, and each sync-style middleware, in its one sync "
+    "thread (a thread hop each); psycopg's pool (Django 5.1+) since persistent connections leak under ASGI.",
+    "- 5 floor: FastAPI + a raw asyncpg pool + orjson, hand-written SQL (create is one `INSERT ... RETURNING` "
+    "joined to the author), body validated by Pydantic.",
+    "- Every app: one process, DEBUG off, no access log, pools of 16 connections, as many as wrk's connections "
+    "(fastmango `database_pool_size=16`; SQLAlchemy `pool_size=16`; asyncpg `max_size=16`; DRF 16 persistent "
+    "connections, one per thread; Ninja psycopg pool `max_size=16`). ASGI apps under uvicorn with uvloop and "
+    "httptools.",
+    "- Django 5.2 (the last release line for Python 3.11) with `startproject`'s middleware.",
+]
