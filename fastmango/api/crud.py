@@ -16,8 +16,9 @@ from pydantic import BaseModel
 
 from fastmango.api.filters import FilterSpec, field_type
 from fastmango.api.pagination import cursor_page_schema, decode_cursor, encode_cursor, page_schema
+from fastmango.api.reads import PreparedReads, row_builder
 from fastmango.api.schemas import integer_bounds, schema_for
-from fastmango.api.serialize import dumps, nest
+from fastmango.api.serialize import dumps
 from fastmango.auth.dependencies import optional_user, require_permission
 from fastmango.auth.errors import NotAuthenticated, PermissionDenied
 from fastmango.auth.models import User
@@ -28,6 +29,7 @@ from fastmango.db.query import QuerySet
 
 Action = Literal["list", "get", "create", "update", "replace", "delete"]
 ACTIONS: tuple[Action, ...] = ("list", "get", "create", "update", "replace", "delete")
+PAGE_PARAMETERS = frozenset({"limit", "offset", "cursor"})
 PERMISSION_OF = {
     "list": "view",
     "get": "view",
@@ -131,6 +133,11 @@ class CRUDRouter(APIRouter):
             f"{relation}__{f}" for relation, (pk, names) in self.relations.items() for f in {pk, *names}
         ]
         self.rows_fast_path = set(fields) <= {*self.columns, *self.relations}
+        self.build = row_builder(self.paths, self.columns, self.relations)
+        # Unfiltered reads of the plain base QuerySet run statements prepared here, once.
+        self.prepared = PreparedReads(self.model, self.paths, self.build) if self.rows_fast_path else None
+        if self._queryset is not None:
+            self.prepared = None
 
     def queryset(self, request: Request) -> QuerySet[Any]:
         """The base QuerySet of every endpoint."""
@@ -143,16 +150,20 @@ class CRUDRouter(APIRouter):
     async def read_rows(self, queryset: QuerySet[Any]) -> list[dict[str, Any]]:
         """The rows of ``queryset`` shaped as the read schema (JSON-ready dicts)."""
         if self.rows_fast_path:
-            rows = await queryset.values(*self.paths)
-            return [nest(row, self.columns, self.relations) for row in rows]
+            rows = await queryset.values_list(*self.paths)
+            return [self.build(row) for row in rows]
         objects = await queryset.select_related(*self.select_related)
         return [self.read_schema.model_validate(obj).model_dump(mode="json") for obj in objects]
 
-    async def read_one(self, request: Request, pk: Any) -> dict[str, Any]:
-        rows = await self.read_rows(self.queryset(request).filter(pk=pk)[:1])
-        if not rows:
+    async def read_one(self, request: Request | None, pk: Any) -> dict[str, Any]:
+        if self.prepared is not None:
+            row = await self.prepared.one(pk)
+        else:
+            rows = await self.read_rows(self.queryset(request).filter(pk=pk)[:1])  # type: ignore[arg-type]
+            row = rows[0] if rows else None
+        if row is None:
             raise ProblemError(404, f"{self.model.__name__} {pk} does not exist.", title="Not found")
-        return rows[0]
+        return row
 
     # -- permissions ------------------------------------------------------------------------------
     def guard(self, action: Action) -> list[Any]:
@@ -226,22 +237,31 @@ class CRUDRouter(APIRouter):
             ] = None,
             search: Annotated[str | None, Query(description="Case-insensitive text search.")] = None,
         ) -> Response:
-            queryset = self.filters.apply(self.queryset(request), request.query_params)
+            prepared = self.prepared
+            unfiltered = prepared is not None and all(key in PAGE_PARAMETERS for key in request.query_params)
             if cursor_mode:
                 if ordering:
                     raise ProblemError(
                         400, "Cursor pages are ordered by primary key; drop `ordering`.", title="Bad request"
                     )
-                queryset = queryset.order_by(pk_name)
-                if cursor is not None:
-                    queryset = queryset.filter(**{f"{pk_name}__gt": decode_cursor(cursor)})
-                items = await self.read_rows(queryset[: limit + 1])
+                after = decode_cursor(cursor) if cursor is not None else None
+                if unfiltered and prepared is not None:
+                    items = await prepared.cursor_page(limit + 1, after)
+                else:
+                    queryset = self.filters.apply(self.queryset(request), request.query_params).order_by(pk_name)
+                    if after is not None:
+                        queryset = queryset.filter(**{f"{pk_name}__gt": after})
+                    items = await self.read_rows(queryset[: limit + 1])
                 following = encode_cursor(items[limit - 1][pk_name]) if len(items) > limit else None
                 return Response(
                     dumps({"items": items[:limit], "next": following, "limit": limit}), media_type="application/json"
                 )
-            total = await queryset.count()
-            items = await self.read_rows(queryset[offset : offset + limit])
+            if unfiltered and prepared is not None and not ordering:
+                items, total = await prepared.offset_page(limit, offset)
+            else:
+                queryset = self.filters.apply(self.queryset(request), request.query_params)
+                total = await queryset.count()
+                items = await self.read_rows(queryset[offset : offset + limit])
             payload = {"items": items, "total": total, "limit": limit, "offset": offset}
             return Response(dumps(payload), media_type="application/json")
 
@@ -286,9 +306,13 @@ class CRUDRouter(APIRouter):
         create_schema = self.create_schema
 
         async def create_item(request: Request, body: create_schema) -> Response:  # type: ignore[valid-type]
-            obj = await self.model.objects.create(**body.model_dump())  # type: ignore[attr-defined]
-            row = await self.read_one(request, obj.pk)
-            location = f"{request.url.path.rstrip('/')}/{obj.pk}"
+            values = body.model_dump()  # type: ignore[attr-defined]
+            if self.prepared is not None:
+                pk = await self.prepared.create(values)  # one INSERT ... RETURNING, no unit of work
+            else:
+                pk = (await self.model.objects.create(**values)).pk  # type: ignore[attr-defined]
+            row = await self.read_one(request, pk)
+            location = f"{request.url.path.rstrip('/')}/{pk}"
             return Response(dumps(row), status_code=201, media_type="application/json", headers={"Location": location})
 
         self.add_api_route(

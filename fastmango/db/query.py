@@ -18,7 +18,7 @@ from fastmango.db.compiler import Compiler, model_info
 from fastmango.db.engine import get_database
 from fastmango.db.errors import FieldError, IntegrityError
 from fastmango.db.expressions import Aggregate, Q
-from fastmango.db.session import current_session, in_transaction, session_scope, transaction
+from fastmango.db.session import current_session, fetch_rows, in_transaction, session_scope, transaction
 
 if TYPE_CHECKING:
     from fastmango.db.models import Model
@@ -228,15 +228,14 @@ class QuerySet(Generic[M]):
         """The number of rows, counted by the database."""
         if self._state.empty:
             return 0
-        async with session_scope() as session:
-            return int((await session.execute(self._compiler().count())).scalar_one())
+        rows = await fetch_rows(self._compiler().count())
+        return int(rows[0][0])
 
     async def exists(self) -> bool:
         """Whether any row matches (``SELECT 1 ... LIMIT 1``)."""
         if self._state.empty or self._state.limit == 0:
             return False
-        async with session_scope() as session:
-            return (await session.execute(self._compiler().exists())).first() is not None
+        return bool(await fetch_rows(self._compiler().exists()))
 
     async def aggregate(self, **aggregates: Aggregate) -> dict[str, Any]:
         """Aggregate over the rows: ``await qs.aggregate(total=Sum("price"))`` -> ``{"total": ...}``."""
@@ -388,15 +387,12 @@ class ValuesQuerySet:
         if self._state.empty or self._state.limit == 0:
             return []
         statement = Compiler(self._state).select_values(self._fields)
-        async with session_scope() as session:
-            result = await session.execute(statement)
-            rows: Sequence[Row[Any]] = result.all()
-            keys = list(result.keys())
+        rows: Sequence[Row[Any]] = await fetch_rows(statement)
         if self._mode == "flat":
             return [row[0] for row in rows]
         if self._mode == "tuple":
             return [tuple(row) for row in rows]
-        return [dict(zip(keys, row, strict=True)) for row in rows]
+        return [row._asdict() for row in rows]
 
 
 def _synchronize() -> dict[str, Any]:

@@ -158,3 +158,22 @@ async def session_scope(*, atomic: bool = False, write: bool = False) -> AsyncIt
                     await session.commit()
     except sa_exc.IntegrityError as exc:
         raise integrity_error_from(exc) from exc
+
+
+async def fetch_rows(statement: Any, params: dict[str, Any] | None = None, *, write: bool = False) -> list[Any]:
+    """Run a Core statement that returns rows and return them, on the cheapest connection that is correct.
+
+    Inside ``transaction()``: its session. Outside: a plain autocommit connection, no ORM session at all (the
+    fast path of ``values()``, ``count()`` and the CRUD reads). ``write`` commits (a RETURNING insert...).
+    """
+    state = _state()
+    try:
+        if state is not None:
+            return list((await state.session.execute(statement, params)).all())
+        async with get_database().autocommit_engine.connect() as conn:
+            rows = list((await conn.execute(statement, params)).all())
+            if write:
+                await conn.commit()
+            return rows
+    except sa_exc.IntegrityError as exc:
+        raise integrity_error_from(exc) from exc
