@@ -49,7 +49,7 @@ class RequestIdMiddleware:
         try:
             await self.app(scope, receive, send_with_id)
         finally:
-            if self.access_log:
+            if self.access_log and access_logger.isEnabledFor(logging.INFO):
                 access_logger.info(
                     "%s %s %d %.1fms",
                     scope["method"],

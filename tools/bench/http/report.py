@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Sequence
+from pathlib import Path
 
 from tools.bench.http.harness import Plan, Results, median
 from tools.bench.http.load import CONNECTIONS, Endpoint, LoadResult
@@ -168,8 +169,12 @@ def document(plan: Plan, results: Results, environment: str, command: str) -> st
     if goal_lines:
         lines += ["### fastmango's goals", "", *goal_lines]
     lines += ["### Setup", "", *SETUP, *(f"- {note}" for note in results.notes), ""]
+    if FINDINGS.is_file():  # what profiling found, written by hand next to the generated tables
+        lines += ["### What was found", "", FINDINGS.read_text(encoding="utf-8").strip(), ""]
     return "\n".join(lines)
 
+
+FINDINGS = Path(__file__).resolve().parent.parent / "FINDINGS.md"
 
 SETUP = [
     "- Same database, same data, same JSON: every app answers `GET /books/{pk}` and the items of `GET /books` as "
