@@ -219,6 +219,7 @@ class CRUDRouter(APIRouter):
         cursor_mode = self.pagination == "cursor"
         response_model = cursor_page_schema(self.read_schema) if cursor_mode else page_schema(self.read_schema)
         default_limit, max_limit, pk_name = self.default_limit, self.max_limit, self.info.pk_name
+        pk_type = field_type(self.model, pk_name)  # type: ignore[arg-type]
         names = "|".join(re.escape(field) for field in self.filters.ordering_fields) or "id"
         ordering_pattern = f"^-?({names})(,-?({names}))*$"
 
@@ -244,7 +245,7 @@ class CRUDRouter(APIRouter):
                     raise ProblemError(
                         400, "Cursor pages are ordered by primary key; drop `ordering`.", title="Bad request"
                     )
-                after = decode_cursor(cursor) if cursor is not None else None
+                after = decode_cursor(cursor, pk_type) if cursor is not None else None
                 if unfiltered and prepared is not None:
                     items = await prepared.cursor_page(limit + 1, after)
                 else:

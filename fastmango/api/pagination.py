@@ -41,12 +41,14 @@ def encode_cursor(value: Any) -> str:
     return base64.urlsafe_b64encode(json.dumps({"after": value}).encode()).decode().rstrip("=")
 
 
-def decode_cursor(cursor: str) -> Any:
-    """The primary key a cursor stands for. Raises a 400 problem for a cursor this API did not make."""
+def decode_cursor(cursor: str, key_type: type[Any] | None = None) -> Any:
+    """The primary key a cursor stands for. A cursor this API did not make (or of another key type) is a 400."""
     try:
         padded = cursor + "=" * (-len(cursor) % 4)
-        data = json.loads(base64.urlsafe_b64decode(padded.encode()))
-        return data["after"]
+        value = json.loads(base64.urlsafe_b64decode(padded.encode()))["after"]
+        if key_type is int and (not isinstance(value, int) or isinstance(value, bool)):
+            raise TypeError("not an integer key")
+        return value
     except (ValueError, KeyError, TypeError, binascii.Error, UnicodeDecodeError):
         raise ProblemError(
             400,

@@ -15,7 +15,7 @@ from sqlalchemy import bindparam, func, insert, select
 from fastmango.db.compiler import Compiler, model_info
 from fastmango.db.expressions import Q
 from fastmango.db.query import QueryState
-from fastmango.db.session import fetch_rows
+from fastmango.db.session import PreparedRead, fetch_rows
 
 Builder = Callable[[Sequence[Any]], dict[str, Any]]
 
@@ -48,31 +48,31 @@ class PreparedReads:
         pk_name = info.pk_name
         pk_column = getattr(model, pk_name)
         by_pk = QueryState(model=model, where=(Q(**{pk_name: bindparam("fm_pk")}),))
-        self.get = Compiler(by_pk).select_values(tuple(paths)).limit(1)
+        self.get = PreparedRead(Compiler(by_pk).select_values(tuple(paths)).limit(1))
         ordered = QueryState(model=model, order_by=(pk_name,))
         page = Compiler(ordered).select_values(tuple(paths))
-        self.page = page.limit(bindparam("fm_limit")).offset(bindparam("fm_offset"))
+        self.page = PreparedRead(page.limit(bindparam("fm_limit")).offset(bindparam("fm_offset")))
         after = QueryState(model=model, order_by=(pk_name,), where=(Q(**{f"{pk_name}__gt": bindparam("fm_after")}),))
-        self.page_after = Compiler(after).select_values(tuple(paths)).limit(bindparam("fm_limit"))
-        self.first_page = page.limit(bindparam("fm_limit"))
-        self.count = select(func.count()).select_from(model)
+        self.page_after = PreparedRead(Compiler(after).select_values(tuple(paths)).limit(bindparam("fm_limit")))
+        self.first_page = PreparedRead(page.limit(bindparam("fm_limit")))
+        self.count = PreparedRead(select(func.count()).select_from(model))
         table: Any = info.mapper.local_table
         self.insert = insert(table).returning(pk_column)
 
     async def one(self, pk: Any) -> dict[str, Any] | None:
-        rows = await fetch_rows(self.get, {"fm_pk": pk})
+        rows = await self.get.fetch({"fm_pk": pk})
         return self.build(rows[0]) if rows else None
 
     async def offset_page(self, limit: int, offset: int) -> tuple[list[dict[str, Any]], int]:
-        total = (await fetch_rows(self.count))[0][0]
-        rows = await fetch_rows(self.page, {"fm_limit": limit, "fm_offset": offset})
+        total = (await self.count.fetch())[0][0]
+        rows = await self.page.fetch({"fm_limit": limit, "fm_offset": offset})
         return [self.build(row) for row in rows], int(total)
 
     async def cursor_page(self, limit: int, after: Any | None) -> list[dict[str, Any]]:
         if after is None:
-            rows = await fetch_rows(self.first_page, {"fm_limit": limit})
+            rows = await self.first_page.fetch({"fm_limit": limit})
         else:
-            rows = await fetch_rows(self.page_after, {"fm_limit": limit, "fm_after": after})
+            rows = await self.page_after.fetch({"fm_limit": limit, "fm_after": after})
         return [self.build(row) for row in rows]
 
     async def create(self, values: dict[str, Any]) -> Any:
