@@ -15,7 +15,7 @@ from sqlalchemy import bindparam, func, insert, select
 from fastmango.db.compiler import Compiler, model_info
 from fastmango.db.expressions import Q
 from fastmango.db.query import QueryState
-from fastmango.db.session import PreparedRead, fetch_rows
+from fastmango.db.session import PreparedRead
 
 Builder = Callable[[Sequence[Any]], dict[str, Any]]
 
@@ -56,8 +56,9 @@ class PreparedReads:
         self.page_after = PreparedRead(Compiler(after).select_values(tuple(paths)).limit(bindparam("fm_limit")))
         self.first_page = PreparedRead(page.limit(bindparam("fm_limit")))
         self.count = PreparedRead(select(func.count()).select_from(model))
-        table: Any = info.mapper.local_table
-        self.insert = insert(table).returning(pk_column)
+        self._table: Any = info.mapper.local_table
+        self._pk_column = pk_column
+        self._inserts: dict[tuple[str, ...], PreparedRead] = {}
 
     async def one(self, pk: Any) -> dict[str, Any] | None:
         rows = await self.get.fetch({"fm_pk": pk})
@@ -77,5 +78,10 @@ class PreparedReads:
 
     async def create(self, values: dict[str, Any]) -> Any:
         """Insert one row in one statement; its primary key."""
-        rows = await fetch_rows(self.insert.values(values), write=True)
+        names = tuple(values)
+        prepared = self._inserts.get(names)
+        if prepared is None:
+            statement = insert(self._table).values({name: bindparam(name) for name in names}).returning(self._pk_column)
+            prepared = self._inserts[names] = PreparedRead(statement)
+        rows = await prepared.fetch(values, write=True)
         return rows[0][0]

@@ -13,6 +13,7 @@ from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
 from contextvars import ContextVar
 from dataclasses import dataclass, field
+from types import SimpleNamespace
 from typing import Any
 
 from sqlalchemy import exc as sa_exc
@@ -197,7 +198,8 @@ class PreparedRead:
             self._compiled[key] = _compile_for_driver(self.statement, database)
         return self._compiled[key]
 
-    async def fetch(self, params: dict[str, Any] | None = None) -> list[Any]:
+    async def fetch(self, params: dict[str, Any] | None = None, *, write: bool = False) -> list[Any]:
+        """The rows; ``write`` for a single-statement write with RETURNING (committed on its own)."""
         if _current.get() is None:
             database = get_database()
             if database.dialect == "postgresql":
@@ -208,11 +210,23 @@ class PreparedRead:
                     raw = await database.engine.raw_connection()
                     try:
                         return list(await raw.driver_connection.fetch(sql, *[values[name] for name in order]))  # type: ignore[union-attr]
-                    except Exception:
-                        pass
+                    except Exception as exc:
+                        if write:  # never run a write twice: report the driver's refusal as SQLAlchemy would
+                            raise _driver_error(exc, sql) from exc
+                        # A value the driver refuses on a read: SQLAlchemy runs it and raises the mapped error.
                     finally:
                         raw.close()
-        return await fetch_rows(self.statement, params)
+        return await fetch_rows(self.statement, params, write=write)
+
+
+def _driver_error(exc: Exception, sql: str) -> Exception:
+    """fastmango's IntegrityError or SQLAlchemy's DataError for an asyncpg refusal; other errors unchanged."""
+    sqlstate = str(getattr(exc, "sqlstate", "") or "")
+    if sqlstate.startswith("23"):
+        return integrity_error_from(SimpleNamespace(orig=exc))
+    if sqlstate.startswith("22") or type(exc).__name__ == "DataError":
+        return sa_exc.DataError(sql, None, exc)
+    return exc
 
 
 def _compile_for_driver(statement: Any, database: Any) -> tuple[str, list[str], dict[str, Any]] | None:
@@ -220,7 +234,8 @@ def _compile_for_driver(statement: Any, database: Any) -> tuple[str, list[str], 
     needs SQLAlchemy's type processing (then the statement always runs through SQLAlchemy)."""
     dialect = database.engine.dialect
     compiled = statement.compile(dialect=dialect)
-    for column in statement.selected_columns:
+    columns = getattr(statement, "selected_columns", None)
+    for column in columns if columns is not None else statement._returning:
         try:
             processor = column.type._cached_result_processor(dialect, None)
         except Exception:  # a type that needs the database's type code to decide: let SQLAlchemy run it

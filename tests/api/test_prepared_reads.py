@@ -57,3 +57,16 @@ async def test_a_cursor_of_the_wrong_type_is_a_bad_request_not_a_server_error(cl
     response = await client.get(f"/tags?cursor={encode_cursor('not-a-number')}")
     assert response.status_code == 400, response.text
     assert response.headers["content-type"] == "application/problem+json"
+
+
+async def test_prepared_creates_answer_conflicts_and_bad_values_as_problems(client: httpx.AsyncClient) -> None:
+    created = await client.post("/authors", json={"name": "Ada", "email": "ada@example.com"})
+    assert created.status_code == 201, created.text
+    assert created.json()["id"] == 1
+    duplicate = await client.post("/authors", json={"name": "Ada 2", "email": "ada@example.com"})
+    assert duplicate.status_code == 409
+    assert duplicate.json()["constraint_kind"] == "unique"
+    orphan = await client.post("/authors", json={"name": "Orphan", "publisher_id": 999})
+    assert orphan.status_code == 409
+    assert orphan.json()["constraint_kind"] == "foreign_key"
+    assert await Author.objects.count() == 1
