@@ -30,7 +30,7 @@ class AIPlugin(BasePlugin):
         check_models(app.settings)
         from fastmango.ai.usage_report import router
 
-        app.include_router(router)  # GET /ai/usage, staff only
+        app.add_plugin_routes(router)  # GET /ai/usage, staff only
         if app.settings.ai_mcp:
             from fastmango.ai.mcp import mount
 

@@ -21,7 +21,7 @@ class AuthPlugin(BasePlugin):
 
     def install(self, app: FastMango) -> None:
         app.state.auth = AuthBackend(app.settings)
-        app.include_router(router)
+        app.add_plugin_routes(router)
         app.add_middleware(AuthenticationMiddleware, backend=app.state.auth)
 
     def configure(self, app: FastMango) -> None:

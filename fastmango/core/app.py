@@ -7,7 +7,8 @@ from collections.abc import AsyncIterator, Callable, Sequence
 from contextlib import AbstractAsyncContextManager, asynccontextmanager
 from typing import Any
 
-from fastapi import FastAPI
+from fastapi import APIRouter, FastAPI
+from fastapi.routing import APIRoute
 
 from fastmango.__about__ import __version__
 from fastmango.core.logging import configure_logging as setup_logging
@@ -79,6 +80,18 @@ class FastMango(FastAPI):
 
     async def _health(self) -> dict[str, str]:
         return {"status": "ok", "version": __version__}
+
+    def add_plugin_routes(self, router: APIRouter) -> None:
+        """Add a plugin's routes to the app as plain routes.
+
+        ``include_router`` would keep the plugin's router as one more router that FastAPI walks for every
+        request to a user route; the routes themselves (prefix, tags and responses already applied) are cheaper.
+        """
+        for route in router.routes:
+            if isinstance(route, APIRoute):
+                self.router.routes.append(route)
+            else:
+                self.include_router(APIRouter(routes=[route]))
 
     def configure_plugins(self) -> None:
         """Run every plugin's ``configure`` hook once (no I/O). Used by the lifespan and by ``setup()``."""

@@ -24,7 +24,7 @@ class TasksPlugin(BasePlugin):
     name = "tasks"
 
     def install(self, app: FastMango) -> None:
-        app.include_router(router)
+        app.add_plugin_routes(router)
 
     def configure(self, app: FastMango) -> None:
         app.state.tasks = backends.configure(app.settings)
