@@ -214,16 +214,7 @@ class ArqBackend(Backend):
             await pool.aclose(close_connection_pool=True)
 
     async def enqueue(self, task: Task[Any], job_id: str, payload: dict[str, Any], run_at: datetime | None) -> None:
-        now = datetime.now(UTC)
-        info = JobInfo(
-            id=job_id,
-            task=task.name,
-            state=JobState.queued,
-            max_attempts=task.max_attempts,
-            args=payload,
-            enqueued_at=now,
-            run_at=run_at or now,
-        )
+        info = JobInfo.queued(task, job_id, payload, run_at)
         # The record goes first: a fast worker could otherwise finish the job before "queued" is written over it.
         await self.history.save(info)
         try:

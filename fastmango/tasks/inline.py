@@ -69,16 +69,7 @@ class InlineBackend(Backend):
         await asyncio.gather(*left, return_exceptions=True)
 
     async def enqueue(self, task: Task[Any], job_id: str, payload: dict[str, Any], run_at: datetime | None) -> None:
-        now = datetime.now(UTC)
-        info = JobInfo(
-            id=job_id,
-            task=task.name,
-            state=JobState.queued,
-            max_attempts=task.max_attempts,
-            args=payload,
-            enqueued_at=now,
-            run_at=run_at or now,
-        )
+        info = JobInfo.queued(task, job_id, payload, run_at)
         await self.history.save(info)
         self._finished[job_id] = asyncio.Event()
         job = asyncio.create_task(

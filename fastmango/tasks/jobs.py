@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import UTC, datetime
 from enum import StrEnum
 from typing import TYPE_CHECKING, Any, Generic, TypeVar
 
@@ -54,6 +54,20 @@ class JobInfo(BaseModel):
     finished_at: datetime | None = None
     result: Any = Field(None, description="The JSON result of a complete job.")
     error: str | None = Field(None, description="Why the last attempt failed.")
+
+    @classmethod
+    def queued(cls, task: Task[Any], job_id: str, payload: dict[str, Any], run_at: datetime | None) -> JobInfo:
+        """The record of a job just enqueued (due now when ``run_at`` is None)."""
+        now = datetime.now(UTC)
+        return cls(
+            id=job_id,
+            task=task.name,
+            state=JobState.queued,
+            max_attempts=task.max_attempts,
+            args=payload,
+            enqueued_at=now,
+            run_at=run_at or now,
+        )
 
     @property
     def finished(self) -> bool:
