@@ -69,9 +69,13 @@ def list_tasks(
             "set REDIS_URL to use the arq backend, whose history this command can read (or see GET /tasks/jobs)."
         )
         return
+    from fastmango.tasks.arq_backend import ArqBackend
+
+    assert isinstance(backend, ArqBackend)
 
     async def read() -> tuple[dict[str, dict[str, int]], list[JobInfo]]:
         try:
+            await backend.redis(retries=0)  # Redis down: one error line at once, not five retries and a traceback
             counts = await backend.history.stats({t.name for t in tasks})
             jobs = await backend.history.recent(task, wanted, limit) if limit else []
             return counts, jobs

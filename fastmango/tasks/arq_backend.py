@@ -180,8 +180,12 @@ class ArqBackend(Backend):
         self._lock: asyncio.Lock | None = None
         self.history: RedisHistory = RedisHistory(self.redis, f"{self.queue}:history", history_size, history_ttl)
 
-    async def redis(self) -> ArqRedis:
+    async def redis(self, *, retries: int | None = None) -> ArqRedis:
         """The connection pool, opened on first use.
+
+        Args:
+            retries: Connection attempts after a failed first one, a second apart (default: arq's, 5, each
+                logged as a warning). ``fastmango worker`` passes 0 to fail at once.
 
         Raises:
             ImproperlyConfigured: Redis cannot be reached; the message names the URL (password masked).
@@ -190,18 +194,22 @@ class ArqBackend(Backend):
             return self._pool
         if self._lock is None:
             self._lock = asyncio.Lock()
+        redis_settings = self.redis_settings
+        if retries is not None:
+            redis_settings = dataclasses.replace(redis_settings, conn_retries=retries)
         async with self._lock:
             if self._pool is None:
                 try:
                     self._pool = await create_pool(
-                        self.redis_settings,
+                        redis_settings,
                         job_serializer=serialize,
                         job_deserializer=deserialize,
                         default_queue_name=self.queue,
                     )
                 except (OSError, RedisError) as exc:
                     raise ImproperlyConfigured(
-                        f"cannot connect to Redis at {mask_url(self.url)} for the task queue: {exc}"
+                        f"cannot reach Redis at {mask_url(self.url)} for the task queue ({exc}); "
+                        "start Redis or check REDIS_URL"
                     ) from exc
             return self._pool
 

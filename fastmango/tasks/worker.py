@@ -61,7 +61,12 @@ async def serve(
     burst: bool = False,
     grace: int = 30,
 ) -> None:
-    """Run a worker until a signal stops it (or, with ``burst``, until the queue is empty)."""
+    """Run a worker until a signal stops it (or, with ``burst``, until the queue is empty).
+
+    Raises:
+        ImproperlyConfigured: Redis cannot be reached. The worker tries once and stops (a supervisor restarts
+            it), rather than retrying for five seconds and ending in arq's traceback.
+    """
     from fastmango.tasks.arq_backend import stop_worker
 
     stack = AsyncExitStack()
@@ -81,6 +86,7 @@ async def serve(
         on_startup=on_startup,
         on_shutdown=on_shutdown,
     )
+    await backend.redis(retries=0)
     scheduled = [t.name for t in tasks if t.schedule is not None]
     logger.info(
         "worker on queue %s: %d task(s)%s",

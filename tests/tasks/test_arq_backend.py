@@ -114,7 +114,10 @@ async def test_enqueue_fails_clearly_when_redis_is_unreachable(tmp_path: Path) -
     backend = ArqBackend(settings)
     backend.redis_settings.conn_retries = 0
     started = time.monotonic()
-    with pytest.raises(ImproperlyConfigured, match=r"cannot connect to Redis at redis://127.0.0.1:1/0"):
+    with pytest.raises(
+        ImproperlyConfigured,
+        match=r"cannot reach Redis at redis://127.0.0.1:1/0 for the task queue \(.*\); start Redis or check REDIS_URL",
+    ):
         await backend.start()
     assert time.monotonic() - started < 5
 

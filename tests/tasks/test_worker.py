@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import os
 import signal
+import socket
 import subprocess
 import sys
 import time
@@ -210,6 +211,45 @@ def test_the_worker_without_redis_is_one_error_line(project: Project) -> None:
     assert result.stderr.strip() == (
         "Error: the worker needs the arq backend: set REDIS_URL (without it, jobs run inside the app, inline)"
     )
+
+
+def closed_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        port: int = sock.getsockname()[1]
+    return port  # nothing listens on it once the socket is closed
+
+
+def test_the_worker_of_a_new_project_with_redis_down_is_one_error_line(project: Project, tmp_path: Path) -> None:
+    subprocess.run([FASTMANGO, "init", "demo"], cwd=tmp_path, check=True, capture_output=True, timeout=60)
+    root = tmp_path / "demo"
+    with (root / "demo" / "tasks.py").open("a") as tasks:
+        tasks.write(
+            "\nimport fastmango\n\n\n@fastmango.task\nasync def hello(ctx: fastmango.TaskContext) -> None:\n    pass\n"
+        )
+    url = f"redis://127.0.0.1:{closed_port()}"
+    started = time.monotonic()
+    result = subprocess.run(
+        [FASTMANGO, "worker", "--burst"],
+        cwd=root,
+        capture_output=True,
+        text=True,
+        env=project.env | {"REDIS_URL": url, "DATABASE_URL": f"sqlite:///{root}/db.sqlite3"},
+        timeout=60,
+    )
+    assert result.returncode == 1
+    assert len(result.stderr.splitlines()) == 1, result.stderr
+    assert result.stderr.startswith(f"Error: cannot reach Redis at {url} for the task queue (")
+    assert result.stderr.rstrip().endswith("); start Redis or check REDIS_URL")
+    assert time.monotonic() - started < 5  # one attempt, not arq's five retries a second apart
+
+
+def test_tasks_list_with_redis_down_is_one_error_line(project: Project) -> None:
+    url = f"redis://127.0.0.1:{closed_port()}"
+    result = project.run("tasks", "list", REDIS_URL=url)
+    assert result.returncode == 1
+    assert len(result.stderr.splitlines()) == 1, result.stderr
+    assert result.stderr.startswith(f"Error: cannot reach Redis at {url} for the task queue (")
 
 
 def test_tasks_list_on_the_inline_backend_lists_tasks_and_says_where_history_is(project: Project) -> None:
