@@ -16,6 +16,7 @@ from fastmango.core.plugins import Plugin, load_plugin
 from fastmango.core.problems import document_problems, install_problem_handlers
 from fastmango.core.request_id import RequestIdMiddleware
 from fastmango.core.settings import Settings
+from fastmango.core.welcome import install_welcome
 
 logger = logging.getLogger("fastmango")
 
@@ -67,6 +68,8 @@ class FastMango(FastAPI):
             operation_id="health",
             summary="Liveness check",
         )
+        # The router's not-found handler: it answers only when no route, added now or later, matches "/".
+        install_welcome(self)
         for plugin in self.plugins:
             plugin.install(self)
         # Added last, so outermost: plugins' middleware (authentication...) logs with the request id too.
