@@ -2,6 +2,7 @@ from __future__ import annotations
 
 import subprocess
 import sys
+import zipfile
 from pathlib import Path
 
 import pytest
@@ -80,6 +81,23 @@ def test_generated_project_tests_pass(tmp_path: Path) -> None:
     )
     assert result.returncode == 0, result.stdout + result.stderr
     assert "2 passed" in result.stdout
+
+
+def test_generated_project_builds_a_wheel_of_its_package(tmp_path: Path) -> None:
+    runner.invoke(app, ["init", "demo"])
+    result = subprocess.run(
+        [sys.executable, "-m", "pip", "wheel", "--no-deps", "--no-build-isolation", "-q", "-w", "out", "."],
+        cwd=tmp_path / "demo",
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert result.returncode == 0, result.stderr
+    [wheel] = (tmp_path / "demo" / "out").glob("demo-0.1.0-*.whl")
+    with zipfile.ZipFile(wheel) as archive:
+        names = archive.namelist()
+    assert "demo/app.py" in names
+    assert not [name for name in names if name.startswith(("tests/", "migrations/"))]
 
 
 def test_init_refuses_a_non_empty_folder_with_one_line(tmp_path: Path) -> None:
