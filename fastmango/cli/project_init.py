@@ -15,7 +15,7 @@ from fastmango.cli.main import app, fail
 TEMPLATE_DIR = Path(__file__).resolve().parent.parent / "templates" / "project"
 NAME_PLACEHOLDER = "__name__"
 # Stored without the dot so that packaging tools and git treat them as ordinary files.
-DOTFILES = {"gitignore": ".gitignore"}
+DOTFILES = {"gitignore": ".gitignore", "env.jinja": ".env.jinja"}
 
 
 def check_project_name(name: str) -> None:

@@ -43,6 +43,7 @@ def test_init_writes_the_project_layout(tmp_path: Path) -> None:
     root = tmp_path / "mysite"
     for relative in (
         "pyproject.toml",
+        ".env",
         ".env.example",
         ".gitignore",
         "mysite/__init__.py",
@@ -60,14 +61,35 @@ def test_init_writes_the_project_layout(tmp_path: Path) -> None:
     assert not list(root.rglob("*.jinja"))
 
 
-def test_init_gives_each_project_its_own_secret_key() -> None:
+def secret_key_line(path: Path) -> str:
+    return next(line for line in path.read_text().splitlines() if line.startswith("SECRET_KEY="))
+
+
+def test_init_writes_each_project_its_own_secret_key_in_dot_env_not_in_the_example() -> None:
     runner.invoke(app, ["init", "one"])
     runner.invoke(app, ["init", "two"])
-    first = Path("one/.env.example").read_text()
-    second = Path("two/.env.example").read_text()
-    key = next(line for line in first.splitlines() if line.startswith("SECRET_KEY="))
-    assert len(key) > 50
-    assert key not in second
+    first, second = secret_key_line(Path("one/.env")), secret_key_line(Path("two/.env"))
+    assert len(first.removeprefix("SECRET_KEY=")) >= 32
+    assert first != second
+    for project in ("one", "two"):
+        example = Path(project, ".env.example").read_text()
+        assert not [line for line in example.splitlines() if line.startswith("SECRET_KEY=")]
+        assert first.removeprefix("SECRET_KEY=") not in example and second.removeprefix("SECRET_KEY=") not in example
+        assert ".env" in Path(project, ".gitignore").read_text().splitlines()
+
+
+def test_the_generated_settings_read_the_secret_key_from_dot_env(tmp_path: Path) -> None:
+    runner.invoke(app, ["init", "keyed"])
+    root = tmp_path / "keyed"
+    result = subprocess.run(
+        [sys.executable, "-c", "from keyed.settings import Settings; print(Settings().secret_key.get_secret_value())"],
+        cwd=root,
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.strip() == secret_key_line(root / ".env").removeprefix("SECRET_KEY=")
 
 
 def test_generated_project_tests_pass(tmp_path: Path) -> None:
