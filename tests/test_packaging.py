@@ -7,6 +7,7 @@ import json
 import subprocess
 import sys
 import tomllib
+import zipfile
 from pathlib import Path
 
 import pytest
@@ -108,3 +109,32 @@ def test_pip_resolves_the_redis_extra_alone_to_arq_and_a_redis_it_accepts(tmp_pa
     assert "arq" in installed
     arq_wants = next(Requirement(r) for r in installed["arq"]["requires_dist"] if Requirement(r).name == "redis")
     assert Version(installed["redis"]["version"]) in arq_wants.specifier
+
+
+def test_the_wheel_carries_the_mit_license(tmp_path: Path) -> None:
+    result = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "pip",
+            "wheel",
+            "--no-deps",
+            "--no-build-isolation",
+            "-q",
+            "-w",
+            str(tmp_path),
+            str(ROOT),
+        ],
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert result.returncode == 0, result.stderr
+    [wheel] = tmp_path.glob("fastmango-*.whl")
+    with zipfile.ZipFile(wheel) as archive:
+        [license_path] = [name for name in archive.namelist() if name.endswith(".dist-info/licenses/LICENSE")]
+        license_text = archive.read(license_path).decode()
+        metadata = archive.read(license_path.replace("licenses/LICENSE", "METADATA")).decode()
+    assert license_text.startswith("MIT License\n\nCopyright (c) 2026 the fastmango authors\n")
+    assert "License-Expression: MIT" in metadata.splitlines()
+    assert "License-File: LICENSE" in metadata.splitlines()
