@@ -12,6 +12,8 @@ import typer
 from fastmango.cli.main import app, fail
 
 PASSWORD_VARIABLE = "FASTMANGO_SUPERUSER_PASSWORD"
+#: ``changepassword --no-input`` reads the new password here (any user's, so not the superuser variable).
+CHANGE_PASSWORD_VARIABLE = "FASTMANGO_PASSWORD"
 MIN_PASSWORD_LENGTH = 8
 T = TypeVar("T")
 
@@ -80,8 +82,18 @@ def createsuperuser(
 
 
 @app.command()
-def changepassword(username: str = typer.Argument(..., help="Whose password to change.")) -> None:
-    """Set a user's password (asked twice)."""
+def changepassword(
+    username: str = typer.Argument(..., help="Whose password to change."),
+    no_input: bool = typer.Option(
+        False, "--no-input", help=f"Ask nothing; the password comes from {CHANGE_PASSWORD_VARIABLE}."
+    ),
+) -> None:
+    """Set a user's password (asked twice, or with --no-input from FASTMANGO_PASSWORD)."""
+    given = os.environ.get(CHANGE_PASSWORD_VARIABLE) if no_input else None
+    if no_input and not given:
+        raise fail(f"--no-input needs the new password in the {CHANGE_PASSWORD_VARIABLE} environment variable")
+    if given is not None:
+        check_password(given)
 
     async def change() -> None:
         from fastmango.auth import User
@@ -89,7 +101,7 @@ def changepassword(username: str = typer.Argument(..., help="Whose password to c
 
         if not await User.objects.filter(username=username).exists():
             raise fail(f"no user named {username!r}")
-        password = ask_password()
+        password = given if given is not None else ask_password()
         check_password(password)
         await User.objects.filter(username=username).update(hashed_password=hash_password(password))
 

@@ -137,3 +137,19 @@ def test_changepassword_of_an_unknown_user(project: Path) -> None:
     result = run(project, "changepassword", "ghost")
     assert result.returncode == 1
     assert result.stderr == "Error: no user named 'ghost'\n"
+
+
+def test_changepassword_without_input_reads_the_password_from_the_environment(project: Path) -> None:
+    run(project, "createsuperuser", "--username", "root", "--no-input", FASTMANGO_SUPERUSER_PASSWORD="first password")
+    result = run(project, "changepassword", "root", "--no-input", FASTMANGO_PASSWORD="third password")
+    assert result.returncode == 0, result.stderr
+    assert result.stdout == "Password changed for 'root'.\n"
+    assert check_login(project, "root", "third password")[2] == "True"
+
+
+def test_changepassword_no_input_without_the_variable_is_one_error_line(project: Path) -> None:
+    result = run(project, "changepassword", "root", "--no-input", stdin="typed password\ntyped password\n")
+    assert result.returncode == 1
+    assert result.stderr == (
+        "Error: --no-input needs the new password in the FASTMANGO_PASSWORD environment variable\n"
+    )
