@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import sys
 from typing import TYPE_CHECKING
 
 import typer
@@ -29,16 +30,26 @@ def dev(
 
     project = find_project()
     os.chdir(project.root)
+    # The project's modules import as the server will import them (the settings check needs this too).
+    if str(project.root) not in sys.path:
+        sys.path.insert(0, str(project.root))
     target: object = project.app_path
     if not reload:
         # One process: import the app once, check it, and hand the object itself to uvicorn.
         target = load_app(project)
         if check:
             preflight(target)
-    elif check and not check_settings(project):
-        # With reload the server imports the app in a child process; importing it here too would double the
-        # start-up time, so only the settings are checked when the project has a settings module.
-        preflight(load_app(project))
+    else:
+        # The server imports the app in a child process; importing it here too would double the start-up time,
+        # so only the settings are checked (and the database reached) when the project has a settings module.
+        if check and not check_settings(project):
+            preflight(load_app(project))
+        # The child serves the app through dev_app, which answers 503 while the app cannot load.
+        from fastmango.cli.dev_app import APP_ENV, ROOT_ENV
+
+        os.environ[APP_ENV] = project.app_path
+        os.environ[ROOT_ENV] = str(project.root)
+        target = "fastmango.cli.dev_app:app"
     typer.echo(f"fastmango dev: serving {project.app_path} from {project.root}")
     typer.echo(f"  app:  http://{host}:{port}/")
     typer.echo(f"  docs: http://{host}:{port}/docs")
@@ -89,6 +100,7 @@ def check_settings(project: Project) -> bool:
     from pydantic import ValidationError
 
     from fastmango.core.errors import ImproperlyConfigured
+    from fastmango.core.logging import configure_logging
     from fastmango.core.project import import_project_module
     from fastmango.core.settings import Settings, describe_validation_error
 
@@ -101,6 +113,8 @@ def check_settings(project: Project) -> bool:
     except ValidationError as exc:
         raise ImproperlyConfigured(describe_validation_error(exc)) from exc
     settings.check()
+    # The reloader's own messages (watched folders, detected changes) log like the app's.
+    configure_logging(settings)
     from fastmango.db.engine import Database
 
     async def ping() -> None:

@@ -6,7 +6,7 @@ import socket
 import subprocess
 import sys
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
@@ -137,3 +137,37 @@ def test_dev_with_an_unreachable_database_names_it_without_the_password(project:
 def test_dev_in_prod_with_debug_on_refuses(project: Path) -> None:
     result = run_dev(project, env={"FASTMANGO_ENV": "prod", "DEBUG": "1", "SECRET_KEY": "k" * 48})
     assert_one_line_error(result, "DEBUG is on")
+
+
+def poll(url: str, accept: Callable[[httpx.Response], bool], seconds: float = 30) -> httpx.Response:
+    """GET ``url`` until ``accept`` says yes; each request is bounded, so a hanging server fails the test."""
+    deadline = time.monotonic() + seconds
+    response: httpx.Response | None = None
+    while time.monotonic() < deadline:
+        try:
+            response = httpx.get(url, timeout=5)
+        except httpx.ConnectError:
+            time.sleep(0.1)
+            continue
+        if accept(response):
+            return response
+        time.sleep(0.1)
+    raise AssertionError(f"{url} did not answer as expected within {seconds}s; last: {response}")
+
+
+def test_dev_answers_503_while_app_py_is_broken_and_recovers_when_it_is_fixed(project: Path) -> None:
+    app_py = project / "demo" / "app.py"
+    source = app_py.read_text()
+    with serving(project) as (base, process):
+        assert wait_for(f"{base}/health", process).status_code == 200
+        app_py.write_text(source + "\napp.include_router(undefined_router)\n")
+        broken = poll(f"{base}/health", lambda response: response.status_code == 503)
+        assert broken.headers["content-type"] == "application/problem+json"
+        line = source.count("\n") + 2
+        detail = f"demo/app.py:{line}: NameError: name 'undefined_router' is not defined"
+        assert broken.json()["detail"] == f"demo.app:app cannot load: {detail}"
+        app_py.write_text(source + "\ndef broken(:\n")
+        syntax = poll(f"{base}/health", lambda response: "SyntaxError" in response.text)
+        assert syntax.status_code == 503
+        app_py.write_text(source)
+        assert poll(f"{base}/health", lambda response: response.status_code == 200).json()["status"] == "ok"
