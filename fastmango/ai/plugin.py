@@ -21,6 +21,7 @@ class AIPlugin(BasePlugin):
     """Checks ``ai_models`` at start-up and makes the app's settings the agents' settings."""
 
     name = "ai"
+    migrations = "fastmango.ai.migrations"
 
     def __init__(self) -> None:
         self._mcp: Any = None

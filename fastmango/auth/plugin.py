@@ -18,6 +18,7 @@ class AuthPlugin(BasePlugin):
     """Every app has it unless ``settings.plugins`` leaves ``fastmango.auth.plugin:AuthPlugin`` out."""
 
     name = "auth"
+    migrations = "fastmango.auth.migrations"
 
     def install(self, app: FastMango) -> None:
         app.state.auth = AuthBackend(app.settings)

@@ -38,7 +38,7 @@ def _migrations() -> tuple[Project, Migrations]:
     loaded = load_project(project)
     # The app configured logging at INFO; Alembic's INFO lines ("Context impl SQLiteImpl.") are noise here.
     logging.getLogger("alembic").setLevel(logging.WARNING)
-    return project, Migrations(project.migrations_dir, loaded.settings.database_url)
+    return project, Migrations.for_app(project.migrations_dir, loaded.app, loaded.settings.database_url)
 
 
 def _relative(project: Project, path: os.PathLike[str] | str) -> str:
@@ -106,13 +106,17 @@ def showmigrations() -> None:
     """List the migrations: [X] applied to the database, [ ] not yet."""
     project, migrations = _migrations()
     folder = _relative(project, migrations.directory)
-    if not migrations.revisions():
-        typer.echo(f"No migrations in {folder}/ yet; run `fastmango makemigrations`.")
-        return
-    typer.echo(f"{folder}/")
-    for status in asyncio.run(migrations.status()):
+    statuses = asyncio.run(migrations.status()) if migrations.revisions(framework=True) else []
+    group = None
+    for status in statuses:
+        heading = status.branch or f"{folder}/"
+        if heading != group:
+            typer.echo(heading)
+            group = heading
         mark = "X" if status.applied else " "
         typer.echo(f" [{mark}] {status.name}")
+    if not migrations.revisions():
+        typer.echo(f"No migrations in {folder}/ yet; run `fastmango makemigrations`.")
 
 
 @app.command()

@@ -1,6 +1,7 @@
 """The plugin protocol through which :class:`~fastmango.FastMango` wires in each layer.
 
 A plugin is any object with these members; each layer that needs wiring has a small ``plugin.py``.
+A plugin with tables names the package of its migrations in ``migrations``.
 ``install`` adds routes, middleware and handlers while the app is built; ``configure`` prepares what needs
 no I/O (an engine, a backend) and also runs in :func:`fastmango.setup`; ``startup``/``shutdown`` run in the
 app's lifespan, shutdown in reverse order.
@@ -36,6 +37,9 @@ class BasePlugin:
     """A plugin that does nothing; override the hooks you need."""
 
     name = "plugin"
+    #: The package of the plugin's own Alembic revisions (``"fastmango.auth.migrations"``), applied by
+    #: ``fastmango migrate`` beside the project's; None when the plugin has no tables.
+    migrations: str | None = None
 
     def install(self, app: FastMango) -> None:
         """Add routes, middleware or exception handlers to ``app``."""

@@ -90,12 +90,21 @@ def assert_one_line_error(result: subprocess.CompletedProcess[str], fragment: st
 
 
 def test_migration_lifecycle(project: Project) -> None:
+    framework = project.run("migrate")  # a fresh project: fastmango's own tables, with no makemigrations
+    assert "Applied fastmango_auth_0001  initial" in framework
+    assert "Applied fastmango_ai_0001  initial" in framework
+    assert {"auth_user", "auth_permission", "ai_usage"} <= set(project.tables())
+
     made = project.run("makemigrations")
     assert "create table post" in made
+    assert "auth_user" not in made  # framework tables are not the project's
     [first] = project.revisions()
     rev1 = first.name.split("_")[1]
     assert first.name == f"0001_{rev1}_initial.py"
-    assert f" [ ] 0001_{rev1}_initial" in project.run("showmigrations")
+    assert "op.create_table('auth_user'" not in first.read_text()
+    shown = project.run("showmigrations")
+    assert "fastmango_auth\n [X] 0001_initial\n" in shown
+    assert f"migrations/\n [ ] 0001_{rev1}_initial" in shown
     assert "CREATE TABLE post" in project.run("sqlmigrate", "0001")
     assert "post" not in project.tables()  # sqlmigrate ran nothing
 
@@ -104,8 +113,12 @@ def test_migration_lifecycle(project: Project) -> None:
     assert project.run("makemigrations").strip() == "No changes detected"
     assert project.revisions() == [first]
 
-    assert f"Reverted {rev1}  initial" in project.run("migrate", "zero")
+    assert f"Reverted {rev1}  initial" in project.run("migrate", "-1")
     assert "post" not in project.tables()
+    assert "auth_user" in project.tables()  # -1 steps back the project's own revisions
+    reverted = project.run("migrate", "zero")
+    assert "Reverted fastmango_auth_0001" in reverted
+    assert set(project.tables()) <= {"alembic_version"}
     assert "Applied" in project.run("migrate")
 
     project.models.write_text(MODELS + "    views: int | None = None\n")
@@ -122,6 +135,7 @@ def test_migration_lifecycle(project: Project) -> None:
 
 
 def test_table_renamed_by_hand_migrates_forward_and_back(project: Project) -> None:
+    project.run("migrate")
     project.run("makemigrations")
     project.run("migrate")
     project.tables("INSERT INTO post (id, title) VALUES (1, 'kept')")
@@ -154,12 +168,12 @@ def test_table_renamed_by_hand_migrates_forward_and_back(project: Project) -> No
 
 @sqlite_only
 def test_user_mistakes_are_one_line_errors(project: Project) -> None:
-    no_folder = project.call("migrate")
-    assert_one_line_error(no_folder, "no migrations folder at")
-    assert "run `fastmango makemigrations` first" in no_folder.stderr
     assert "No migrations in migrations/ yet" in project.run("showmigrations")
+    assert_one_line_error(project.call("makemigrations"), "the database lacks 2 migration(s) (0001_initial")
+    assert "run `fastmango migrate` first" in project.call("makemigrations").stderr
+    project.run("migrate")
     project.run("makemigrations")
-    assert_one_line_error(project.call("makemigrations"), "run `fastmango migrate` before `fastmango makemigrations`")
+    assert_one_line_error(project.call("makemigrations"), "the database lacks 1 migration(s) (0001_")
     assert_one_line_error(project.call("migrate", "nope"), "no migration 'nope' in migrations/")
     assert_one_line_error(project.call("sqlmigrate", "nope"), "no migration 'nope'")
     unreachable = project.call("showmigrations", env={"DATABASE_URL": "postgresql://app:s3cr3t@127.0.0.1:1/app"})

@@ -50,11 +50,14 @@ class EnvironmentOptions:
         metadata: The tables autogenerate compares with the database (``SQLModel.metadata``).
         url: The database URL; offline mode uses it only for the SQL dialect.
         on_step: Called after each migration step, in the migration's transaction.
+        include_object: Alembic's ``include_object`` hook for autogenerate (framework tables are left out of
+            the project's revisions), or None to compare every table.
     """
 
     metadata: MetaData
     url: str
     on_step: Callable[[Step], None] | None = None
+    include_object: Callable[..., bool] | None = None
 
 
 def _on_version_apply(options: EnvironmentOptions) -> Callable[..., None]:
@@ -117,6 +120,8 @@ def run_environment(context: Any) -> None:
         "compare_type": compare_type,
         "on_version_apply": [_on_version_apply(options)],
     }
+    if options.include_object is not None:
+        common["include_object"] = options.include_object
     if context.is_offline_mode():
         context.configure(
             dialect_name=make_url(options.url).get_backend_name(),
