@@ -5,12 +5,14 @@ from __future__ import annotations
 import logging
 from collections.abc import AsyncIterator, Callable, Sequence
 from contextlib import AbstractAsyncContextManager, asynccontextmanager
+from types import ModuleType
 from typing import Any
 
 from fastapi import APIRouter, FastAPI
 from fastapi.routing import APIRoute
 
 from fastmango.__about__ import __version__
+from fastmango.core.discovery import discover as discover_modules
 from fastmango.core.logging import configure_logging as setup_logging
 from fastmango.core.plugins import Plugin, load_plugin
 from fastmango.core.problems import document_problems, install_problem_handlers
@@ -30,6 +32,9 @@ class FastMango(FastAPI):
         settings: The project's settings; ``Settings()`` (environment and ``.env``) when omitted.
         plugins: Plugins to use instead of ``settings.plugins``; objects or ``"module:Class"`` paths.
         configure_logging: Configure stdlib logging from the settings (on by default).
+        discover: Load the project's ``models``, ``tasks``, ``tools``, ``admin`` and ``routes`` modules (and
+            include ``routes.router``) when the app is configured; see :mod:`fastmango.core.discovery`. The
+            project is the package the settings class is declared in.
         **kwargs: Passed to :class:`fastapi.FastAPI` (``title``, ``lifespan``, ``routes``...).
 
     Raises:
@@ -42,6 +47,7 @@ class FastMango(FastAPI):
         settings: Settings | None = None,
         plugins: Sequence[str | Plugin] | None = None,
         configure_logging: bool = True,
+        discover: bool = True,
         **kwargs: Any,
     ) -> None:
         settings = settings if settings is not None else Settings()
@@ -49,6 +55,8 @@ class FastMango(FastAPI):
         self.settings = settings
         self.plugins: list[Plugin] = [load_plugin(p) for p in (settings.plugins if plugins is None else plugins)]
         self._configured = False
+        self._discover = discover
+        self.discovered: list[ModuleType] | None = None  # the project modules loaded, once configured
         user_lifespan: Lifespan | None = kwargs.pop("lifespan", None)
         kwargs.setdefault("title", settings.project_name)
         kwargs.setdefault("version", __version__)
@@ -97,9 +105,17 @@ class FastMango(FastAPI):
                 self.include_router(APIRouter(routes=[route]))
 
     def configure_plugins(self) -> None:
-        """Run every plugin's ``configure`` hook once (no I/O). Used by the lifespan and by ``setup()``."""
+        """Load the project's modules (once), then run every plugin's ``configure`` hook (no I/O).
+
+        Used by the lifespan, by ``setup()`` and so by the CLI and the worker: each loads the same modules.
+
+        Raises:
+            ImproperlyConfigured: a project module fails to import; the message names it.
+        """
         if self._configured:
             return
+        if self.discovered is None:
+            self.discovered = discover_modules(self) if self._discover else []
         for plugin in self.plugins:
             plugin.configure(self)
         self._configured = True

@@ -1,0 +1,94 @@
+"""Load a project's modules by convention, as Django's autodiscovery loads each app's ``admin.py``.
+
+A project's declarations live in modules of its package: ``models`` (tables), ``tasks`` (``@fastmango.task``),
+``tools`` (``@fastmango.tool`` and agents), ``admin`` (admin registrations) and ``routes`` (an ``APIRouter``
+named ``router``). Importing a module registers what it declares, so the app imports them when it is
+configured (its lifespan, :func:`fastmango.setup`, the CLI and the worker alike), and includes the router of
+``routes``. The list is ``[tool.fastmango] discover = [...]`` in the project's ``pyproject.toml``.
+"""
+
+from __future__ import annotations
+
+import importlib.util
+import logging
+from pathlib import Path
+from types import ModuleType
+from typing import TYPE_CHECKING
+
+from fastapi import APIRouter
+
+from fastmango.core.errors import FastMangoError, ImproperlyConfigured
+from fastmango.core.project import find_project, import_project_module
+
+if TYPE_CHECKING:
+    from fastmango.core.app import FastMango
+
+logger = logging.getLogger("fastmango")
+
+#: The modules loaded when ``[tool.fastmango] discover`` does not say otherwise, in this order.
+DEFAULT_MODULES = ("models", "tasks", "tools", "admin", "routes")
+
+
+def project_package(app: FastMango) -> str | None:
+    """The package of the project that ``app`` belongs to: the one its settings class is declared in.
+
+    ``mysite.settings.Settings`` gives ``mysite``; an app built with fastmango's own ``Settings`` has none.
+    """
+    module = type(app.settings).__module__
+    package = module.split(".")[0]
+    if package in {"fastmango", "__main__", "builtins"}:
+        return None
+    return package
+
+
+def configured_modules(package: str) -> list[str]:
+    """The module names ``[tool.fastmango] discover`` lists for ``package``'s project (the defaults without it).
+
+    Raises:
+        ImproperlyConfigured: ``discover`` is not a list of module names.
+    """
+    spec = importlib.util.find_spec(package)
+    locations = list(spec.submodule_search_locations or []) if spec is not None else []
+    if not locations:
+        return list(DEFAULT_MODULES)
+    try:
+        project = find_project(Path(locations[0]).parent)
+    except FastMangoError:
+        return list(DEFAULT_MODULES)
+    names = project.config.get("discover", list(DEFAULT_MODULES))
+    if not isinstance(names, list) or not all(isinstance(name, str) and name.isidentifier() for name in names):
+        raise ImproperlyConfigured(
+            f"[tool.fastmango] discover in {project.root / 'pyproject.toml'} must be a list of module names, "
+            f'e.g. discover = ["models", "tasks", "tools", "admin", "routes"]; got {names!r}'
+        )
+    return names
+
+
+def discover(app: FastMango) -> list[ModuleType]:
+    """Import the project's convention modules and include ``routes.router``; returns the modules found.
+
+    Raises:
+        ImproperlyConfigured: a module exists but an import inside it fails; the message names the module.
+    """
+    package = project_package(app)
+    if package is None:
+        return []
+    found = []
+    for name in configured_modules(package):
+        module = import_project_module(package, name)
+        if module is None:
+            continue
+        found.append(module)
+        router = getattr(module, "router", None) if name == "routes" else None
+        if isinstance(router, APIRouter) and not _included(app, router):
+            app.include_router(router)
+            app.openapi_schema = None  # rebuilt with the new routes
+    logger.debug("discovered %s", ", ".join(module.__name__ for module in found) or "no project modules")
+    return found
+
+
+def _included(app: FastMango, router: APIRouter) -> bool:
+    """Whether the routes of ``router`` are in the app already (the project included it by hand)."""
+    endpoints = {getattr(route, "endpoint", None) for route in router.routes}
+    endpoints.discard(None)
+    return bool(endpoints) and any(getattr(route, "endpoint", None) in endpoints for route in app.routes)
