@@ -133,7 +133,7 @@ class BoundAgent:
         async def encoded() -> AsyncIterator[dict[str, str]]:
             try:
                 async for item in self.events(prompt, **kwargs):
-                    yield {"event": item["event"], "data": json.dumps(item["data"], default=str)}
+                    yield {"event": item["event"], "data": _json(item["data"])}
             except ProblemError as exc:
                 yield {"event": "error", "data": json.dumps({"status": exc.status, "detail": exc.detail})}
 
@@ -246,6 +246,13 @@ def _system(agent: Any) -> str | None:
 
 def _provider(model_name: str) -> str:
     return model_name.split(":")[0] if model_name else "the model provider"
+
+
+def _json(value: Any) -> str:
+    """JSON text as Pydantic writes it (datetimes ``2025-01-31T09:30:00Z``, as in every other response)."""
+    from pydantic_core import to_json
+
+    return to_json(value, fallback=str).decode()
 
 
 def _jsonable(value: Any) -> Any:

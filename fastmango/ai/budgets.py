@@ -9,6 +9,8 @@ import datetime
 from dataclasses import dataclass
 from typing import Any
 
+from pydantic_core import to_jsonable_python
+
 from fastmango.ai.metering import UsageRecord, meter
 from fastmango.core.errors import ProblemError
 from fastmango.db import Count, Sum
@@ -36,13 +38,14 @@ class Exceeded:
         """The 429 problem refusing the run."""
         now = datetime.datetime.now(datetime.UTC)
         retry_after = max(1, int((self.resets_at - now).total_seconds()))
+        resets_at = to_jsonable_python(self.resets_at)  # 2025-01-31T09:30:00Z, as every JSON datetime fastmango writes
         return ProblemError(
             429,
-            f"The AI budget {self.budget.label} is used up; it resets at {self.resets_at.isoformat()}.",
+            f"The AI budget {self.budget.label} is used up; it resets at {resets_at}.",
             title="AI budget exceeded",
             headers={"Retry-After": str(retry_after)},
             budget=self.budget.label,
-            resets_at=self.resets_at.isoformat(),
+            resets_at=resets_at,
         )
 
 

@@ -7,8 +7,9 @@ a human's approval are not served (MCP has no approval step). Imports the ``mcp`
 
 from __future__ import annotations
 
-import json
 from typing import Any
+
+from pydantic_core import to_json
 
 from fastmango.ai.context import ToolContext
 from fastmango.ai.registry import Registry, registry
@@ -59,7 +60,8 @@ def build_server(app: Any, *, user: Any = None, tools: Registry = registry) -> A
             return failure(str(getattr(exc, "message", exc)))
         except ApprovalRequired:
             return failure(f"The tool {spec.name!r} needs approval.")
-        text = result if isinstance(result, str) else json.dumps(result, default=str)
+        # As Pydantic AI serializes a tool result for a model: datetimes 2025-01-31T09:30:00Z, Decimals as strings.
+        text = result if isinstance(result, str) else to_json(result, fallback=str).decode()
         return types.CallToolResult(content=[types.TextContent(type="text", text=text)], is_error=False)
 
     return Server("fastmango", on_list_tools=list_tools, on_call_tool=call_tool)

@@ -7,7 +7,10 @@ from typing import Any
 
 import orjson
 
-_OPTIONS = orjson.OPT_NAIVE_UTC | orjson.OPT_NON_STR_KEYS
+#: Datetimes exactly as Pydantic writes them (``/auth/me``, tool results, the task API), so one row reads the same
+#: on every surface: UTC as ``2025-01-31T09:30:00Z``, another offset as ``+02:00``, a naive value (a
+#: ``NaiveDatetime`` field) with no offset.
+_OPTIONS = orjson.OPT_UTC_Z | orjson.OPT_NON_STR_KEYS
 
 
 def _default(value: Any) -> Any:
@@ -19,5 +22,5 @@ def _default(value: Any) -> Any:
 
 
 def dumps(payload: Any) -> bytes:
-    """JSON bytes of dicts, lists, dates, Decimals (as strings) and UUIDs."""
+    """JSON bytes of dicts, lists, dates, Decimals (as strings) and UUIDs; datetimes as Pydantic writes them."""
     return orjson.dumps(payload, default=_default, option=_OPTIONS)

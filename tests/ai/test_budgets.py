@@ -28,6 +28,8 @@ async def test_user_budget_refuses_the_run_that_would_cross_it(app: FastMango) -
     problem = refused.value
     assert problem.status == 429 and "user:*/day" in (problem.detail or "")
     assert int(problem.headers["Retry-After"]) > 0
+    resets_at = problem.extensions["resets_at"]  # as every JSON datetime fastmango writes
+    assert resets_at.endswith("Z") and f"resets at {resets_at}." in (problem.detail or "")
     await support.bind(bob, app=app).run("other user")  # bob's usage is his own
     assert calls[0] == 3
 

@@ -162,6 +162,7 @@ async def test_usage_report_endpoint_is_staff_only_and_totals(usage: httpx.Async
     response = await usage.get("/ai/usage?by=agent&since=1d", headers=await login(usage, "boss"))
     assert response.status_code == 200, response.text
     report = response.json()
+    assert report["since"].endswith("Z") and report["until"] is None  # as every JSON datetime fastmango writes
     [row] = report["rows"]
     assert (row["key"], row["requests"], row["input_tokens"], row["output_tokens"]) == ("support", 2, 14, 6)
     assert report["total"]["cost"] is None and report["total"]["cache_hit_rate"] == 0
