@@ -1,0 +1,45 @@
+"""``usage_report``: AI usage grouped for ``fastmango ai usage`` and ``GET /ai/usage``."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+
+import httpx
+import pytest
+
+from fastmango import FastMango
+from fastmango.ai import UsageRecord
+from fastmango.ai.usage_report import usage_report
+from fastmango.cli.ai_usage import render
+from fastmango.testing import capture_queries
+from tests.ai.conftest import make_user
+
+
+@pytest.fixture
+async def usage(app: FastMango, client: httpx.AsyncClient) -> AsyncIterator[None]:
+    """The started app with an empty ai_usage table (emptied again afterwards)."""
+    from sqlalchemy import text
+    from sqlmodel import SQLModel
+
+    engine = app.state.database.engine
+    async with engine.begin() as conn:
+        await conn.run_sync(SQLModel.metadata.create_all, tables=[SQLModel.metadata.tables["ai_usage"]])
+    yield
+    async with engine.begin() as conn:
+        await conn.execute(text("DELETE FROM ai_usage"))
+
+
+async def test_by_user_shows_usernames_read_in_one_query(usage: None) -> None:
+    ann, bob, gone = await make_user("ann"), await make_user("bob"), await make_user("gone")
+    records = [(ann.id, 10), (ann.id, 5), (bob.id, 7), (gone.id, 1), (None, 2)]
+    await UsageRecord.objects.bulk_create(
+        [UsageRecord(user_id=user_id, requests=1, input_tokens=tokens) for user_id, tokens in records]
+    )
+    await gone.delete()
+    with capture_queries() as queries:
+        report = await usage_report(by="user")
+    keys = {row["key"]: row["input_tokens"] for row in report["rows"]}
+    assert keys == {"-": 2, "ann": 15, "bob": 7, f"#{gone.id} (deleted)": 1}
+    assert len([q for q in queries.selects if "auth_user" in q]) == 1  # one query for every user, not one each
+    first_column = [line.split()[0] for line in render(report, "table").splitlines()]
+    assert first_column == ["user", f"#{gone.id}", "-", "ann", "bob", "TOTAL"]
