@@ -52,11 +52,23 @@ def _percentile(values: list[float], fraction: float) -> float | None:
     return round(ordered[min(len(ordered) - 1, round(fraction * (len(ordered) - 1)))], 1)
 
 
-def _group_value(row: dict[str, Any], by: str) -> str:
+async def _usernames(user_ids: set[int]) -> dict[int, str]:
+    """The usernames of ``user_ids``, in one query; users deleted since are missing."""
+    from fastmango.auth import User
+
+    if not user_ids:
+        return {}
+    found = await User.objects.filter(id__in=sorted(user_ids)).values("id", "username")
+    return {row["id"]: row["username"] for row in found}
+
+
+def _group_value(row: dict[str, Any], by: str, usernames: dict[int, str]) -> str:
     if by == "day":
         return str(row["time"].date())
-    column = {"user": "user_id", "route": "route"}.get(by, by)
-    value = row.get(column)
+    if by == "user":
+        user_id = row["user_id"]
+        return "-" if user_id is None else usernames.get(user_id, f"#{user_id} (deleted)")
+    value = row.get(by)
     if by == "route" and value is None:
         value = row.get("task")
     return "-" if value is None else str(value)
@@ -85,7 +97,11 @@ def _summarize(rows: list[dict[str, Any]]) -> dict[str, Any]:
 async def usage_report(
     since: datetime.datetime | None = None, until: datetime.datetime | None = None, by: str = "model"
 ) -> dict[str, Any]:
-    """Usage per ``by`` group between ``since`` and ``until``: ``{"by", "rows": [{"key", ...}], "total"}``."""
+    """Usage per ``by`` group between ``since`` and ``until``: ``{"by", "rows": [{"key", ...}], "total"}``.
+
+    By ``user``, a row's key is the username (``#42 (deleted)`` for a user deleted since, ``-`` for runs without
+    a user), read in one query for all of them.
+    """
     if by not in GROUPS:
         raise ValueError(f"--by must be one of {', '.join(GROUPS)}")
     await flush_usage()
@@ -96,11 +112,12 @@ async def usage_report(
         query = query.filter(time__lt=until)
     fields = ("time", "kind", "model", "agent", "tool", "user_id", "route", "task", "input_tokens", "output_tokens")
     rows = await query.values(*fields, "requests", "cost", "cache_hit", "cost_saved", "latency_ms")
+    usernames = await _usernames({r["user_id"] for r in rows if r["user_id"] is not None}) if by == "user" else {}
     groups: dict[str, list[dict[str, Any]]] = defaultdict(list)
     for row in rows:
         if by == "tool" and row["kind"] != "tool":
             continue
-        groups[_group_value(row, by)].append(row)
+        groups[_group_value(row, by, usernames)].append(row)
     return {
         "by": by,
         "since": to_jsonable_python(since),  # as every JSON datetime fastmango writes: 2025-01-31T09:30:00Z
