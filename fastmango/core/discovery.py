@@ -88,7 +88,13 @@ def discover(app: FastMango) -> list[ModuleType]:
 
 
 def _included(app: FastMango, router: APIRouter) -> bool:
-    """Whether the routes of ``router`` are in the app already (the project included it by hand)."""
-    endpoints = {getattr(route, "endpoint", None) for route in router.routes}
-    endpoints.discard(None)
-    return bool(endpoints) and any(getattr(route, "endpoint", None) in endpoints for route in app.routes)
+    """Whether the project included ``router`` in the app already, by hand.
+
+    FastAPI keeps an included router as one route that refers to it (``original_router``); older releases
+    copied its routes, which share their endpoints with the router's.
+    """
+    endpoints = {getattr(route, "endpoint", None) for route in router.routes} - {None}
+    for route in app.router.routes:
+        if getattr(route, "original_router", None) is router or getattr(route, "endpoint", None) in endpoints:
+            return True
+    return False

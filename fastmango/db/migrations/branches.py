@@ -65,13 +65,13 @@ def plugin_branches(plugins: Iterable[Any]) -> list[FrameworkBranch]:
 
 
 def table_modules(metadata: MetaData) -> dict[str, str]:
-    """Each mapped table of ``metadata`` with the module of the model class that declares it."""
+    """Each table of ``metadata`` that a model class maps, with the module declaring that class (by table name)."""
     from sqlmodel.main import default_registry
 
     found: dict[str, str] = {}
     for mapper in default_registry.mappers:
         table: Any = mapper.local_table
-        if getattr(table, "metadata", None) is metadata and table.name not in found:
+        if table.name in metadata.tables and table.name not in found:
             found[table.name] = mapper.class_.__module__
     return found
 
