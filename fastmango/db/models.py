@@ -81,10 +81,10 @@ class Model(SQLModel):
     @classmethod
     def __pydantic_init_subclass__(cls, **kwargs: Any) -> None:
         super().__pydantic_init_subclass__(**kwargs)
-        qualname = f"{cls.__module__}.{cls.__qualname__}"
         for name, base in (("DoesNotExist", ObjectDoesNotExist), ("MultipleObjectsReturned", MultipleObjectsReturned)):
             parent = getattr(cls, name, base)
-            error = type(name, (parent,), {"__module__": cls.__module__, "__qualname__": f"{qualname}.{name}"})
+            # repr() and tracebacks print __module__ + "." + __qualname__: mysite.models.Post.DoesNotExist
+            error = type(name, (parent,), {"__module__": cls.__module__, "__qualname__": f"{cls.__qualname__}.{name}"})
             type.__setattr__(cls, name, error)
         # Relationships declared with sqlmodel.Relationship get fastmango's no-hidden-I/O loader too.
         for info in getattr(cls, "__sqlmodel_relationships__", {}).values():
