@@ -15,6 +15,7 @@ from sqlmodel import SQLModel
 
 from fastmango.db import loading
 from fastmango.db.compiler import model_info
+from fastmango.db.datetimes import use_utc_columns, watch_naive_datetimes
 from fastmango.db.errors import MultipleObjectsReturned, ObjectDoesNotExist
 from fastmango.db.manager import Manager
 from fastmango.db.session import session_scope
@@ -81,6 +82,7 @@ class Model(SQLModel):
     @classmethod
     def __pydantic_init_subclass__(cls, **kwargs: Any) -> None:
         super().__pydantic_init_subclass__(**kwargs)
+        use_utc_columns(cls)
         for name, base in (("DoesNotExist", ObjectDoesNotExist), ("MultipleObjectsReturned", MultipleObjectsReturned)):
             parent = getattr(cls, name, base)
             # repr() and tracebacks print __module__ + "." + __qualname__: mysite.models.Post.DoesNotExist
@@ -142,3 +144,6 @@ class Model(SQLModel):
             raise self.DoesNotExist(f"{type(self).__name__} with pk={self.pk!r} no longer exists")
         for name, value in zip(names, row, strict=True):
             set_committed_value(self, name, value)
+
+
+watch_naive_datetimes(Model)
