@@ -102,7 +102,7 @@ def test_generated_project_tests_pass(tmp_path: Path) -> None:
         timeout=120,
     )
     assert result.returncode == 0, result.stdout + result.stderr
-    assert "2 passed" in result.stdout
+    assert "3 passed" in result.stdout
 
 
 def test_generated_project_builds_a_wheel_of_its_package(tmp_path: Path) -> None:
