@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+from dataclasses import dataclass, field
 from typing import Any
 
 from sqlalchemy import exc as sa_exc
@@ -45,15 +46,31 @@ class TransactionError(FastMangoError):
 class IntegrityError(FastMangoError):
     """The database refused a write: a unique, foreign key, NOT NULL or check constraint.
 
+    The message says once what was refused and how to fix it, naming the constraint (on SQLite, which names
+    none for a foreign key, the table and column of the foreign key, found from the models and the statement).
+
     Attributes:
-        constraint: The constraint's name, or the columns it covers, when the database says.
+        constraint: The constraint's name; where the database gives none, the columns it covers
+            (``book.author_id``); None when not even they are known.
         kind: ``unique``, ``foreign_key``, ``not_null``, ``check`` or ``unknown``.
+        table: The table of the constraint (for a foreign key, the referencing table), when known.
+        columns: Its columns in that table, when known.
     """
 
-    def __init__(self, message: str, *, constraint: str | None = None, kind: str = "unknown") -> None:
+    def __init__(
+        self,
+        message: str,
+        *,
+        constraint: str | None = None,
+        kind: str = "unknown",
+        table: str | None = None,
+        columns: tuple[str, ...] = (),
+    ) -> None:
         super().__init__(message)
         self.constraint = constraint
         self.kind = kind
+        self.table = table
+        self.columns = columns
 
 
 _SQLITE_PATTERNS = [
@@ -63,32 +80,250 @@ _SQLITE_PATTERNS = [
     (re.compile(r"FOREIGN KEY constraint failed()"), "foreign_key"),
 ]
 _PG_KINDS = {"23505": "unique", "23503": "foreign_key", "23502": "not_null", "23514": "check"}
+_NAME = r'(?:"[^"]+"|[\w$]+)(?:\.(?:"[^"]+"|[\w$]+))?'
+_INSERT = re.compile(rf"^\s*INSERT\s+(?:OR\s+\w+\s+)?INTO\s+({_NAME})\s*\(([^)]*)\)", re.IGNORECASE)
+_UPDATE = re.compile(rf"^\s*UPDATE\s+({_NAME})\s+SET\s+(.*?)(?:\s+WHERE\s|\s+RETURNING\s|$)", re.IGNORECASE | re.DOTALL)
+_DELETE = re.compile(rf"^\s*DELETE\s+FROM\s+({_NAME})", re.IGNORECASE)
+_PG_KEY = re.compile(r"^Key \((.+?)\)=")
+# A foreign key that the database resolves itself on delete never refuses one.
+_RESOLVED_ON_DELETE = {"CASCADE", "SET NULL", "SET DEFAULT"}
+
+
+@dataclass
+class _Violation:
+    kind: str
+    name: str | None = None
+    table: str | None = None
+    columns: tuple[str, ...] = ()
+    referred: str | None = None  # foreign key: "author.id"
+    incoming: bool = False  # foreign key: the write removed or changed a row that others still reference
+    candidates: list[_Violation] = field(default_factory=list)  # foreign key: each the statement may have broken
 
 
 def integrity_error_from(exc: Any) -> IntegrityError:
-    """Translate a SQLAlchemy ``IntegrityError`` into fastmango's, naming the constraint."""
+    """Translate a SQLAlchemy ``IntegrityError`` (or an object with the driver's error as ``orig`` and the SQL as
+    ``statement``) into fastmango's, naming the constraint and saying how to fix the write."""
     original = getattr(exc, "orig", None)
     cause = getattr(original, "__cause__", None) or original
     sqlstate = getattr(cause, "sqlstate", None) or getattr(original, "sqlstate", None)
-    if sqlstate in _PG_KINDS:
-        kind = _PG_KINDS[sqlstate]
-        constraint = getattr(cause, "constraint_name", None)
-        if kind == "not_null":
-            column = getattr(cause, "column_name", None)
-            table = getattr(cause, "table_name", None)
-            constraint = f"{table}.{column}" if table and column else constraint
-        detail = getattr(cause, "detail", None) or str(cause).splitlines()[0]
-        return IntegrityError(_message(kind, constraint, detail), constraint=constraint, kind=kind)
+    statement = getattr(exc, "statement", None)
     text = str(original or exc).splitlines()[0]
+    try:
+        if sqlstate in _PG_KINDS:
+            violation = _from_postgres(_PG_KINDS[sqlstate], cause, text)
+        else:
+            found = _from_sqlite(text, statement, getattr(exc, "params", None))
+            if found is None:
+                return IntegrityError(f"The database refused the write: {text}.")
+            violation = found
+    except Exception:  # an unexpected message or statement: say what the database said, once
+        kind = _PG_KINDS.get(str(sqlstate), "unknown")
+        return IntegrityError(f"The database refused the write: {text}.", kind=kind)
+    return IntegrityError(
+        _describe(violation),
+        constraint=violation.name or _label(violation),
+        kind=violation.kind,
+        table=violation.table,
+        columns=violation.columns,
+    )
+
+
+def _from_postgres(kind: str, cause: Any, text: str) -> _Violation:
+    name = getattr(cause, "constraint_name", None)
+    table = getattr(cause, "table_name", None)
+    detail = getattr(cause, "detail", None) or ""
+    key = _PG_KEY.match(detail)
+    columns = tuple(part.strip().strip('"') for part in key[1].split(",")) if key else ()
+    if kind == "not_null":
+        column = getattr(cause, "column_name", None)
+        return _Violation(kind, None, table, (column,) if column else ())
+    if kind != "foreign_key":
+        return _Violation(kind, name, table, columns)
+    incoming = "still referenced" in detail or text.startswith("update or delete")
+    known = _foreign_key_named(table, name)
+    if known is not None:
+        known.name, known.incoming = name, incoming
+        return known
+    # Not among the models: what the database says. Incoming, its key columns are those of the referenced table.
+    return _Violation(kind, name, table, () if incoming else columns, incoming=incoming)
+
+
+def _from_sqlite(text: str, statement: str | None, params: Any) -> _Violation | None:
     for pattern, kind in _SQLITE_PATTERNS:
         match = pattern.search(text)
-        if match:
-            constraint = match.group(1) or None
-            return IntegrityError(_message(kind, constraint, text), constraint=constraint, kind=kind)
-    return IntegrityError(f"the database refused the write: {text}")
+        if match is None:
+            continue
+        if kind == "foreign_key":
+            return _sqlite_foreign_key(statement, params)
+        target = match[1].strip()
+        if kind == "check":
+            return _Violation(kind, target, _written_table(statement))
+        if target.startswith("index "):  # a unique index on expressions: SQLite names the index
+            return _Violation(kind, target.removeprefix("index ").strip("'\""))
+        pairs = [part.strip().rsplit(".", 1) for part in target.split(",")]
+        table = pairs[0][0] if len(pairs[0]) == 2 else None
+        columns = tuple(pair[-1] for pair in pairs)
+        name = _unique_named(table, columns) if kind == "unique" else None
+        return _Violation(kind, name, table, columns)
+    return None
 
 
-def _message(kind: str, constraint: str | None, detail: str) -> str:
-    label = {"unique": "unique", "foreign_key": "foreign key", "not_null": "NOT NULL", "check": "check"}[kind]
-    named = f" {constraint}" if constraint else ""
-    return f"{label} constraint{named} failed: {detail}"
+def _sqlite_foreign_key(statement: str | None, params: Any) -> _Violation:
+    """SQLite says only that a foreign key failed: the ones the statement can have broken, from the models."""
+    operation, table, written = _parse(statement)
+    candidates: list[_Violation] = []
+    if operation in ("insert", "update") and table is not None:
+        values = _non_null(written, params) if operation == "insert" else set(written)
+        candidates = [fk for fk in _foreign_keys_of(table) if set(fk.columns) & values]
+    if not candidates and operation in ("delete", "update") and table is not None:
+        candidates = _foreign_keys_to(table, deleting=operation == "delete")
+    if len(candidates) == 1:
+        return candidates[0]
+    return _Violation("foreign_key", table=table if operation != "delete" else None, candidates=candidates)
+
+
+def _parse(statement: str | None) -> tuple[str | None, str | None, tuple[str, ...]]:
+    """``(operation, table, columns written)`` of an INSERT, UPDATE or DELETE statement."""
+    if not statement:
+        return None, None, ()
+    if match := _INSERT.match(statement):
+        return "insert", _bare(match[1]), tuple(_bare(c) for c in match[2].split(","))
+    if match := _UPDATE.match(statement):
+        return "update", _bare(match[1]), tuple(_bare(c) for c in re.findall(rf"(?:^|,)\s*({_NAME})\s*=", match[2]))
+    if match := _DELETE.match(statement):
+        return "delete", _bare(match[1]), ()
+    return None, None, ()
+
+
+def _written_table(statement: str | None) -> str | None:
+    return _parse(statement)[1]
+
+
+def _bare(name: str) -> str:
+    """``main."book"`` -> ``book``."""
+    return name.strip().rsplit(".", 1)[-1].strip('"')
+
+
+def _non_null(columns: tuple[str, ...], params: Any) -> set[str]:
+    """The columns an INSERT gives a value other than NULL (NULL never breaks a foreign key); all when unknown."""
+    if isinstance(params, dict):
+        return {c for c in columns if params.get(c, 0) is not None}
+    rows = params if isinstance(params, list) and params and isinstance(params[0], (tuple, dict)) else [params]
+    found: set[str] = set()
+    for row in rows:
+        if isinstance(row, dict):
+            found |= {c for c in columns if row.get(c, 0) is not None}
+        elif isinstance(row, tuple) and columns and len(row) % len(columns) == 0:
+            found |= {columns[i % len(columns)] for i, value in enumerate(row) if value is not None}
+        else:
+            return set(columns)
+    return found
+
+
+def _tables() -> dict[str, Any]:
+    from sqlmodel import SQLModel
+
+    return {table.name: table for table in SQLModel.metadata.tables.values()}
+
+
+def _foreign_key(table: Any, constraint: Any) -> _Violation:
+    columns = tuple(element.parent.name for element in constraint.elements)
+    referred = ", ".join(f"{element.column.table.name}.{element.column.name}" for element in constraint.elements)
+    name = constraint.name if isinstance(constraint.name, str) else None
+    return _Violation("foreign_key", name, table.name, columns, referred)
+
+
+def _foreign_keys_of(table_name: str) -> list[_Violation]:
+    table = _tables().get(table_name)
+    found = [] if table is None else [_foreign_key(table, fk) for fk in table.foreign_key_constraints]
+    return sorted(found, key=lambda fk: fk.columns)  # a set in SQLAlchemy: the same order every time
+
+
+def _foreign_keys_to(table_name: str, *, deleting: bool) -> list[_Violation]:
+    found = []
+    for table in _tables().values():
+        for fk in table.foreign_key_constraints:
+            resolved = deleting and str(fk.ondelete or "").upper() in _RESOLVED_ON_DELETE
+            if fk.referred_table.name == table_name and not resolved:
+                violation = _foreign_key(table, fk)
+                violation.incoming = True
+                found.append(violation)
+    return sorted(found, key=lambda fk: (fk.table or "", fk.columns))
+
+
+def _foreign_key_named(table_name: str | None, name: str | None) -> _Violation | None:
+    """The model's foreign key PostgreSQL names ``name``: by its declared name or PostgreSQL's default one."""
+    for fk in _foreign_keys_of(table_name or ""):
+        if name in (fk.name, f"{fk.table}_{'_'.join(fk.columns)}_fkey"[:63]):
+            return fk
+    return None
+
+
+def _unique_named(table_name: str | None, columns: tuple[str, ...]) -> str | None:
+    """The declared name of the unique constraint or index of the model's ``table_name`` on ``columns``."""
+    table = _tables().get(table_name or "")
+    if table is None:
+        return None
+    from sqlalchemy import PrimaryKeyConstraint, UniqueConstraint
+
+    keys = [c for c in table.constraints if isinstance(c, (UniqueConstraint, PrimaryKeyConstraint))]
+    for item in [*keys, *(index for index in table.indexes if index.unique)]:
+        if {column.name for column in item.columns} == set(columns) and isinstance(item.name, str):
+            return item.name
+    return None
+
+
+def _label(violation: _Violation) -> str | None:
+    """``book.author_id`` (or ``book.author_id, book.title``): the columns, when the constraint has no name."""
+    if violation.candidates:
+        return " | ".join(filter(None, (_label(c) for c in violation.candidates))) or None
+    if violation.table and violation.columns:
+        return ", ".join(f"{violation.table}.{column}" for column in violation.columns)
+    return None
+
+
+def _describe(v: _Violation) -> str:
+    """One sentence on what was refused, naming the constraint, and one on how to fix it."""
+    columns = " and ".join(v.columns)
+    where = f"{v.table}.{v.columns[0]}" if v.table and len(v.columns) == 1 else v.table or "the row"
+    if v.kind == "unique":
+        named = f"unique constraint {v.name}" if v.name else f"unique constraint on {_label(v) or 'its columns'}"
+        values = f"this {columns}" if columns else "these values"
+        rows = f"{v.table} row" if v.table else "row"
+        fix = f"another {columns}" if len(v.columns) == 1 else f"other values of {columns}" if columns else "others"
+        return f"Another {rows} already has {values} ({named}). Send {fix}, or change the existing row."
+    if v.kind == "not_null":
+        return f"{where} may not be null (NOT NULL constraint). Send a value for {columns or 'it'}."
+    if v.kind == "check":
+        table = v.table or "its table"
+        return f"The row breaks the check constraint {v.name or '(unnamed)'} of {table}. Send values it accepts."
+    if v.candidates:
+        listed = "; ".join(_foreign_key_phrase(c) for c in v.candidates)
+        return (
+            f"A foreign key refused the write; SQLite does not say which, it is one of: {listed}. "
+            "Refer only to rows that exist, and delete or re-point rows that refer to a row before deleting it."
+        )
+    if not v.table and not v.columns:
+        return (
+            "A foreign key refused the write: a row refers to a row that does not exist, or a deleted row is "
+            "still referenced. Refer only to rows that exist."
+        )
+    if v.incoming:
+        target = f"The {v.referred.split('.')[0]} row" if v.referred else "The row"
+        return (
+            f"{target} is still referenced by {_label(v) or v.table} ({_foreign_key_phrase(v)}). "
+            f"Delete those {v.table} rows, or point them at another row, first."
+        )
+    if not v.referred:
+        return f"{_label(v)} refers to a row that does not exist ({_foreign_key_phrase(v)}). Send an existing key."
+    return (
+        f"{_label(v)} refers to a row of {v.referred.split('.')[0]} that does not exist ({_foreign_key_phrase(v)}). "
+        f"Send an existing {v.referred}."
+    )
+
+
+def _foreign_key_phrase(v: _Violation) -> str:
+    """``foreign key book_author_id_fkey`` or, unnamed, ``foreign key book.author_id -> author.id``."""
+    if v.name:
+        return f"foreign key {v.name}"
+    return f"foreign key {_label(v)} -> {v.referred}" if v.referred else f"foreign key {_label(v)}"

@@ -51,7 +51,12 @@ async def _conflict(request: Request, exc: Exception) -> ProblemResponse:
 
         exc = integrity_error_from(exc)
     assert isinstance(exc, IntegrityError)
-    extensions: dict[str, Any] = {"constraint": exc.constraint, "constraint_kind": exc.kind}
+    extensions: dict[str, Any] = {
+        "constraint": exc.constraint,
+        "constraint_kind": exc.kind,
+        "table": exc.table,
+        "columns": list(exc.columns),
+    }
     return problem(
         request, 409, str(exc), title="Conflict", type="https://fastmango.dev/problems/integrity", **extensions
     )

@@ -223,7 +223,7 @@ def _driver_error(exc: Exception, sql: str) -> Exception:
     """fastmango's IntegrityError or SQLAlchemy's DataError for an asyncpg refusal; other errors unchanged."""
     sqlstate = str(getattr(exc, "sqlstate", "") or "")
     if sqlstate.startswith("23"):
-        return integrity_error_from(SimpleNamespace(orig=exc))
+        return integrity_error_from(SimpleNamespace(orig=exc, statement=sql))
     if sqlstate.startswith("22") or type(exc).__name__ == "DataError":
         return sa_exc.DataError(sql, None, exc)
     return exc

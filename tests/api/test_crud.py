@@ -167,6 +167,52 @@ async def test_deleting_a_referenced_row_is_a_conflict(client: httpx.AsyncClient
     assert body["constraint_kind"] == "foreign_key"
 
 
+async def test_conflicts_say_once_which_constraint_refused_and_how_to_fix_it(
+    client: httpx.AsyncClient, database_url: str
+) -> None:
+    people = await seed()
+    postgres = not database_url.startswith("sqlite")
+    headers = await token(client, "writer", "book.add")
+    # SQLite names no foreign key: the table and column come from the models and the statement.
+    foreign_key = "book_author_id_fkey" if postgres else "book.author_id"
+    described = foreign_key if postgres else "book.author_id -> author.id"
+
+    orphan = problem(await client.post("/books", json={"title": "Orphan", "author_id": 999}, headers=headers), 409)
+    assert (orphan["constraint"], orphan["constraint_kind"]) == (foreign_key, "foreign_key")
+    assert (orphan["table"], orphan["columns"]) == ("book", ["author_id"])
+    assert orphan["detail"] == (
+        f"book.author_id refers to a row of author that does not exist (foreign key {described}). "
+        "Send an existing author.id."
+    )
+
+    referenced = problem(await client.delete("/authors/1"), 409)
+    assert (referenced["constraint"], referenced["columns"]) == (foreign_key, ["author_id"])
+    assert referenced["detail"] == (
+        f"The author row is still referenced by book.author_id (foreign key {described}). "
+        "Delete those book rows, or point them at another row, first."
+    )
+
+    duplicate = problem(
+        await client.post("/books", json={"title": "Notes", "author_id": people["ada"].id}, headers=headers), 409
+    )
+    assert (duplicate["constraint"], duplicate["constraint_kind"]) == ("uq_book_author_title", "unique")
+    assert (duplicate["table"], duplicate["columns"]) == ("book", ["author_id", "title"])
+    assert duplicate["detail"] == (
+        "Another book row already has this author_id and title (unique constraint uq_book_author_title). "
+        "Send other values of author_id and title, or change the existing row."
+    )
+
+    await client.post("/authors", json={"name": "Ann", "email": "ann@example.com"})
+    same_email = problem(await client.post("/authors", json={"name": "Bob", "email": "ann@example.com"}), 409)
+    unnamed = "author_email_key" if postgres else "author.email"  # SQLite: the columns of an unnamed constraint
+    assert (same_email["constraint"], same_email["columns"]) == (unnamed, ["email"])
+    assert same_email["detail"] == (
+        f"Another author row already has this email (unique constraint {'' if postgres else 'on '}{unnamed}). "
+        "Send another email, or change the existing row."
+    )
+    assert "ann@example.com" not in str(same_email)  # the values are the caller's; the body names columns only
+
+
 async def test_permissions_true_is_401_anonymous_and_403_without_the_permission(client: httpx.AsyncClient) -> None:
     await seed()
     problem(await client.get("/books"), 401)

@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from fastmango.db import IntegrityError, transaction
-from tests.db.models import Author, Book
+from tests.db.models import Author, Book, BookTag
 
 
 class Boom(Exception):
@@ -210,11 +210,8 @@ async def test_named_unique_constraint_is_reported(db):
         await Book.objects.create(title="Dune", author_id=ann.id)
 
     assert error.value.kind == "unique"
-    if db.dialect == "postgresql":
-        assert error.value.constraint == "uq_book_author_title"
-    else:
-        assert "author_id" in error.value.constraint
-        assert "title" in error.value.constraint
+    assert error.value.constraint == "uq_book_author_title"  # SQLite names only the columns: found in the models
+    assert error.value.columns == ("author_id", "title")
 
 
 async def test_foreign_key_to_missing_row_is_integrity_error_of_kind_foreign_key(db):
@@ -222,9 +219,23 @@ async def test_foreign_key_to_missing_row_is_integrity_error_of_kind_foreign_key
         await Book.objects.create(title="Orphan", author_id=999_999)
 
     assert error.value.kind == "foreign_key"
-    if db.dialect == "postgresql":
-        assert "author_id" in (error.value.constraint or "")
+    # SQLite names no foreign key: the table and column come from the models and the statement.
+    assert error.value.constraint == ("book_author_id_fkey" if db.dialect == "postgresql" else "book.author_id")
+    assert (error.value.table, error.value.columns) == ("book", ("author_id",))
     assert await Book.objects.count() == 0
+
+
+async def test_foreign_key_failure_names_each_foreign_key_the_write_may_have_broken(db):
+    with pytest.raises(IntegrityError) as error:
+        await BookTag.objects.create(book_id=999_999, tag_id=999_999)
+
+    assert error.value.kind == "foreign_key"
+    if db.dialect == "postgresql":  # PostgreSQL names the one it checked first
+        assert error.value.constraint in ("booktag_book_id_fkey", "booktag_tag_id_fkey")
+    else:  # SQLite does not say which: both are named, and nothing is guessed
+        assert error.value.constraint == "booktag.book_id | booktag.tag_id"
+        message = str(error.value)
+        assert "one of: foreign key booktag.book_id -> book.id; foreign key booktag.tag_id -> tag.id." in message
 
 
 async def test_not_null_violation_is_integrity_error_of_kind_not_null(db):
