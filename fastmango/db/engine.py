@@ -16,7 +16,7 @@ from typing import Any
 from sqlalchemy import event, text
 from sqlalchemy.engine import make_url
 from sqlalchemy.ext.asyncio import AsyncEngine, async_sessionmaker, create_async_engine
-from sqlalchemy.pool import StaticPool
+from sqlalchemy.pool import NullPool, StaticPool
 
 from fastmango.core.errors import ImproperlyConfigured
 from fastmango.core.lazy import require
@@ -32,7 +32,7 @@ class Database:
         autocommit_engine: The same pool in autocommit mode, for single statements outside ``transaction()``.
     """
 
-    def __init__(self, url: str, *, echo: bool = False, pool_size: int = 10) -> None:
+    def __init__(self, url: str, *, echo: bool = False, pool_size: int = 10, pooled: bool = True) -> None:
         try:
             self.url = normalize_database_url(url)
         except ValueError as exc:
@@ -42,10 +42,15 @@ class Database:
         # hide_parameters: a failed statement's values (a password hash, personal data) stay out of
         # exception messages and logs, unless SQL echo was asked for.
         options: dict[str, Any] = {"echo": echo, "pool_reset_on_return": None, "hide_parameters": not echo}
+        memory = self.dialect == "sqlite" and (parsed.database in (None, "", ":memory:") or "mode=memory" in self.url)
         if self.dialect == "postgresql":
             require("asyncpg", extra="postgres")
+        if not pooled and not memory:
+            # A connection per session, closed after it: nothing outlives the event loop that opened it.
+            options.update(poolclass=NullPool)
+        elif self.dialect == "postgresql":
             options.update(pool_size=pool_size, max_overflow=pool_size, pool_pre_ping=False)
-        elif parsed.database in (None, "", ":memory:") or "mode=memory" in self.url:
+        elif memory:
             # One shared connection, or every session would see its own empty in-memory database.
             options.update(poolclass=StaticPool, connect_args={"check_same_thread": False})
         self.engine: AsyncEngine = create_async_engine(self.url, **options)
@@ -114,15 +119,18 @@ def _sqlite_on_begin(connection: Any) -> None:
 _database: Database | None = None
 
 
-def configure(url: str | None = None, *, echo: bool = False, pool_size: int = 10) -> Database:
-    """Create the process's database (no I/O). ``url`` defaults to the settings' ``database_url``."""
+def configure(url: str | None = None, *, echo: bool = False, pool_size: int = 10, pooled: bool = True) -> Database:
+    """Create the process's database (no I/O). ``url`` defaults to the settings' ``database_url``.
+
+    ``pooled=False`` opens a connection per session and closes it after (tests, where each test has its loop).
+    """
     global _database
     if url is None:
         from fastmango.core.settings import Settings
 
         settings = Settings()
         url, echo, pool_size = settings.database_url, settings.database_echo, settings.database_pool_size
-    _database = Database(url, echo=echo, pool_size=pool_size)
+    _database = Database(url, echo=echo, pool_size=pool_size, pooled=pooled)
     return _database
 
 

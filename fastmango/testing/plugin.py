@@ -51,13 +51,24 @@ def fastmango_database() -> Iterator[str | None]:
 
 @pytest.fixture(autouse=True)
 def _fastmango_clean_database(request: pytest.FixtureRequest) -> Iterator[None]:
-    """In a project, each test starts from the migrated database: its rows are deleted after it."""
+    """In a project, each test has the ORM on the migrated test database; its rows are deleted after it.
+
+    The connection is unpooled, so nothing outlives the test's event loop; an app started in the test
+    (``app_client``) connects and disconnects on its own.
+    """
     if "database" not in _STATE:
         yield
         return
-    request.getfixturevalue("fastmango_database")
-    yield
-    _STATE["database"].flush()
+    from fastmango.db import engine
+
+    url = request.getfixturevalue("fastmango_database")
+    database = engine.configure(url, pooled=False)
+    try:
+        yield
+    finally:
+        if engine._database is database:
+            engine._database = None
+        _STATE["database"].flush()
 
 
 @pytest.fixture(scope="session")
