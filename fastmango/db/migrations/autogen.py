@@ -7,10 +7,15 @@ the revision like Django does (``initial``, ``add_post_views``) and write nothin
 
 from __future__ import annotations
 
+import datetime
+import decimal
+import enum
+import math
 import re
 from collections.abc import Iterator
 from typing import Any
 
+import sqlalchemy as sa
 from alembic.operations import ops
 
 #: The most a default revision name may hold before it becomes ``<first>_and_more``.
@@ -81,6 +86,57 @@ def default_name(upgrade_ops: ops.UpgradeOps, *, first: bool) -> str:
     return fragments[0]
 
 
+def _sql_string(value: str) -> str:
+    return "'" + value.replace("'", "''") + "'"
+
+
+def server_default_for(column: sa.Column[Any]) -> sa.TextClause | None:
+    """The database default that stands for ``column``'s Python default, or None when it has no scalar one.
+
+    A column added NOT NULL to a table that has rows needs a value for those rows. A scalar default
+    (``summary: str = ""``, ``views: int = 0``, ``draft: bool = True``, an enum member, a date) becomes
+    ``server_default=sa.text(...)``, written as SQL that SQLite and PostgreSQL both read (``true`` and
+    ``false`` for booleans), so a revision made on SQLite also runs on PostgreSQL. A ``default_factory``
+    (a callable), ``None`` and values without one portable SQL spelling (datetimes, bytes, UUIDs...) give None.
+    """
+    default = column.default
+    if default is None or not getattr(default, "is_scalar", False):
+        return None
+    value = getattr(default, "arg", None)
+    sql: str | None = None
+    if isinstance(value, bool):
+        sql = "true" if value else "false"
+    elif isinstance(value, enum.Enum):
+        if isinstance(column.type, sa.Enum) and column.type.enum_class is not None:
+            stored = getattr(column.type, "_valid_lookup", {}).get(value, value.name)  # names, or values_callable's
+            sql = _sql_string(str(stored))
+        elif isinstance(value.value, str | int):
+            sql = _sql_string(value.value) if isinstance(value.value, str) else str(value.value)
+    elif isinstance(value, int | decimal.Decimal) or (isinstance(value, float) and math.isfinite(value)):
+        sql = repr(value) if isinstance(value, float) else str(value)
+    elif isinstance(value, str):
+        sql = _sql_string(value)
+    elif isinstance(value, datetime.date) and not isinstance(value, datetime.datetime):
+        sql = _sql_string(value.isoformat())
+    return sa.text(sql) if sql is not None else None
+
+
+def add_server_defaults(upgrade_ops: ops.UpgradeOps) -> None:
+    """Give each NOT NULL column added to an existing table the server default of its scalar Python default."""
+    for container in [upgrade_ops, *[op for op in upgrade_ops.ops if isinstance(op, ops.ModifyTableOps)]]:
+        for operation in container.ops:
+            if not isinstance(operation, ops.AddColumnOp):
+                continue
+            column = operation.column
+            if column.nullable or column.primary_key or column.server_default is not None:
+                continue
+            server_default = server_default_for(column)
+            if server_default is not None:
+                # A copy: the column belongs to the models' metadata, which must not change under the app.
+                operation.column = column = column._copy()
+                column.server_default = sa.DefaultClause(server_default)
+
+
 def _warning(operation: ops.MigrateOperation) -> str | None:
     if not isinstance(operation, ops.AddColumnOp):
         return None
@@ -95,7 +151,8 @@ def _warning(operation: ops.MigrateOperation) -> str | None:
 
 
 class RevisionDirectives:
-    """An Alembic ``process_revision_directives`` hook: skip empty revisions, name unnamed ones.
+    """An Alembic ``process_revision_directives`` hook: skip empty revisions, name unnamed ones, and give a NOT
+    NULL column added to an existing table the server default of its scalar Python default.
 
     After the revision command ran, :attr:`changes` lists what the new revision does (empty when there was
     nothing to write) and :attr:`warnings` what may fail when it runs.
@@ -117,6 +174,7 @@ class RevisionDirectives:
         if upgrade_ops is None or upgrade_ops.is_empty():
             directives[:] = []
             return
+        add_server_defaults(upgrade_ops)
         self.changes = [describe(operation) for operation in leaf_operations(upgrade_ops)]
         self.warnings = [
             warning for operation in leaf_operations(upgrade_ops) if (warning := _warning(operation)) is not None

@@ -433,6 +433,8 @@ class Migrations:
         if make_url(self.url).get_backend_name() == "postgresql":
             require("asyncpg", extra="postgres")
         engine = create_async_engine(self.url, poolclass=NullPool)
+        if engine.dialect.name == "sqlite":
+            _transactional_sqlite(engine)
         try:
             try:
                 connection = await engine.connect()
@@ -475,5 +477,87 @@ def _alembic_errors() -> Iterator[None]:
     except (CommandError, RevisionError) as exc:
         raise MigrationError(str(exc)) from exc
     except SQLAlchemyError as exc:
-        reason = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
-        raise MigrationError(f"the database refused a migration: {reason}") from exc
+        raise MigrationError(_refusal(exc)) from exc
+
+
+_NAME = r'[\w."`]+'
+#: What a failed statement was about: ``ALTER TABLE post ADD COLUMN summary ...``, ``INSERT INTO post ...``.
+_STATEMENT_TARGETS = [
+    re.compile(rf"^\s*ALTER\s+TABLE\s+({_NAME})\s+(?:ADD|ALTER|DROP|RENAME)\s+COLUMN\s+({_NAME})", re.IGNORECASE),
+    re.compile(rf"^\s*(?:ALTER|CREATE|DROP)\s+TABLE\s+(?:IF\s+(?:NOT\s+)?EXISTS\s+)?({_NAME})", re.IGNORECASE),
+    re.compile(rf"^\s*(?:INSERT\s+INTO|UPDATE|DELETE\s+FROM)\s+({_NAME})", re.IGNORECASE),
+]
+_SQLITE_COLUMN = re.compile(r"constraint failed: ([\w.]+)\.(\w+)")
+_BATCH_TABLE = "_alembic_tmp_"  # Alembic's copy of a table while SQLite batch mode rebuilds it
+
+
+def _failing_revision(exc: BaseException) -> tuple[str, bool] | None:
+    """The revision file (stem) whose ``upgrade``/``downgrade`` was running when ``exc`` was raised, and
+    whether it was an upgrade: the innermost frame of a revision module in the exception's traceback."""
+    import traceback
+
+    found: tuple[str, bool] | None = None
+    for frame, _ in traceback.walk_tb(exc.__traceback__):
+        names = frame.f_globals
+        if frame.f_code.co_name in {"upgrade", "downgrade"} and "revision" in names and "down_revision" in names:
+            stem = Path(str(names.get("__file__") or "")).stem or str(names["revision"])
+            found = (stem, frame.f_code.co_name == "upgrade")
+    return found
+
+
+def _table_and_column(exc: SQLAlchemyError, cause: BaseException) -> tuple[str | None, str | None]:
+    """The table and column a failed statement was about, as far as the database (or the statement) says."""
+    table = getattr(cause, "table_name", None)  # asyncpg's PostgresError carries both
+    column = getattr(cause, "column_name", None)
+    if table is None and (match := _SQLITE_COLUMN.search(str(cause))):
+        table, column = match[1], match[2]
+    statement = str(getattr(exc, "statement", None) or "")
+    for pattern in _STATEMENT_TARGETS if table is None else []:
+        if match := pattern.match(statement):
+            table, column = match[1], (match[2] if pattern.groups > 1 else None)
+            break
+    if table is not None:
+        table = table.strip('"`').rsplit(".", 1)[-1].strip('"`').removeprefix(_BATCH_TABLE)
+    return table, column.strip('"`') if column else None
+
+
+def _refusal(exc: SQLAlchemyError) -> str:
+    """One line for a migration the database refused: which revision, on which table and column, why, what next."""
+    original = getattr(exc, "orig", None)
+    cause: BaseException = getattr(original, "__cause__", None) or original or exc
+    reason = str(cause).strip().splitlines()[0] if str(cause).strip() else type(cause).__name__
+    failing = _failing_revision(exc)
+    if failing is None:
+        return f"the database refused a migration: {reason}"
+    name, upgrade = failing
+    table, column = _table_and_column(exc, cause)
+    where = f" on table {table}" if table else ""
+    where += f", column {column}" if table and column else ""
+    hint = ""
+    if "null" in reason.lower() and column:
+        hint = f" (give {column} a server_default=..., fill its rows first, or make the field optional)"
+    verb = "migration" if upgrade else "reverting migration"
+    return (
+        f"{verb} {name} failed{where}: {reason}; nothing was changed (the run was rolled back): fix {name}.py{hint} "
+        "and run `fastmango migrate` again"
+    )
+
+
+def _transactional_sqlite(engine: Any) -> None:
+    """Make ``engine``'s SQLite connections run DDL inside the migration's transaction.
+
+    The sqlite3 module emits no BEGIN before DDL, so a migration that failed halfway would keep what it did
+    (a batch-mode ``_alembic_tmp_`` table, a created table) and the next ``migrate`` would trip over it.
+    SQLAlchemy's recipe: the driver in autocommit mode, SQLAlchemy emitting BEGIN. Foreign keys stay off
+    (SQLite's default): batch mode drops and recreates tables, which must not cascade to other tables' rows.
+    """
+    from sqlalchemy import event
+
+    def connect(dbapi_connection: Any, _record: Any) -> None:
+        dbapi_connection.isolation_level = None
+
+    def begin(connection: Any) -> None:
+        connection.exec_driver_sql("BEGIN")
+
+    event.listen(engine.sync_engine, "connect", connect)
+    event.listen(engine.sync_engine, "begin", begin)
