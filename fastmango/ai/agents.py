@@ -18,6 +18,7 @@ from fastmango.ai.llm import resolve_model
 from fastmango.ai.registry import Registry, registry
 from fastmango.auth.dependencies import optional_user
 from fastmango.core.errors import FastMangoError, ImproperlyConfigured, ProblemError
+from fastmango.core.problems import problem_type
 
 
 class _State:
@@ -216,6 +217,7 @@ class provider_errors:
                     503,
                     f"The AI provider {provider} is rate limiting; retry later.",
                     title="AI provider busy",
+                    type=problem_type("ai-provider-busy"),
                     headers={"Retry-After": "30"},
                 ) from None
             if exc.status_code in (401, 403):
@@ -223,19 +225,36 @@ class provider_errors:
                     502,
                     f"The AI provider {provider} refused the credentials; check its API key setting.",
                     title="AI provider error",
+                    type=problem_type("ai-provider-error"),
                 ) from None
             if exc.status_code in (408, 504):
-                raise ProblemError(504, f"The AI provider {provider} timed out.", title="AI provider timeout") from None
+                raise ProblemError(
+                    504,
+                    f"The AI provider {provider} timed out.",
+                    title="AI provider timeout",
+                    type=problem_type("ai-provider-timeout"),
+                ) from None
             raise ProblemError(
-                502, f"The AI provider {provider} failed (HTTP {exc.status_code}).", title="AI provider error"
+                502,
+                f"The AI provider {provider} failed (HTTP {exc.status_code}).",
+                title="AI provider error",
+                type=problem_type("ai-provider-error"),
             ) from None
         if isinstance(exc, ModelAPIError) or type(exc).__name__ in {"APITimeoutError", "ReadTimeout", "ConnectTimeout"}:
             provider = self.provider or _provider(getattr(exc, "model_name", ""))
             timed_out = "timeout" in type(exc).__name__.lower() or "timed out" in str(exc).lower()
             if timed_out:
-                raise ProblemError(504, f"The AI provider {provider} timed out.", title="AI provider timeout") from None
+                raise ProblemError(
+                    504,
+                    f"The AI provider {provider} timed out.",
+                    title="AI provider timeout",
+                    type=problem_type("ai-provider-timeout"),
+                ) from None
             raise ProblemError(
-                502, f"The AI provider {provider} could not be reached.", title="AI provider error"
+                502,
+                f"The AI provider {provider} could not be reached.",
+                title="AI provider error",
+                type=problem_type("ai-provider-error"),
             ) from None
 
 

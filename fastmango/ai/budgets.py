@@ -13,6 +13,7 @@ from pydantic_core import to_jsonable_python
 
 from fastmango.ai.metering import UsageRecord, meter
 from fastmango.core.errors import ProblemError
+from fastmango.core.problems import problem_type
 from fastmango.db import Count, Sum
 
 
@@ -43,6 +44,7 @@ class Exceeded:
             429,
             f"The AI budget {self.budget.label} is used up; it resets at {resets_at}.",
             title="AI budget exceeded",
+            type=problem_type("ai-budget-exceeded"),
             headers={"Retry-After": str(retry_after)},
             budget=self.budget.label,
             resets_at=resets_at,

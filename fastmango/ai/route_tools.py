@@ -93,8 +93,13 @@ async def call_in_process(
         response = await client.request(method, path, params=query, json=body, headers=headers)
     content = response.json() if response.content and "json" in response.headers.get("content-type", "") else None
     if response.status_code >= 400:
-        detail = content.get("detail") if isinstance(content, dict) else response.text[:500]
-        raise ProblemError(response.status_code, str(detail or ""), title=response.reason_phrase)
+        problem = content if isinstance(content, dict) else {"detail": response.text[:500]}
+        raise ProblemError(
+            response.status_code,
+            str(problem.get("detail") or ""),
+            title=str(problem.get("title") or response.reason_phrase),
+            type=problem.get("type"),  # the route's own problem type, as it answered over HTTP
+        )
     return content if content is not None else response.text
 
 

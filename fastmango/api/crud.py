@@ -14,7 +14,7 @@ from typing import Annotated, Any, Literal
 from fastapi import APIRouter, Depends, Path, Query, Request, Response, status
 from pydantic import BaseModel
 
-from fastmango.api.filters import FilterSpec, field_type
+from fastmango.api.filters import BadQueryParameter, FilterSpec, field_type
 from fastmango.api.pagination import cursor_page_schema, decode_cursor, encode_cursor, page_schema
 from fastmango.api.reads import PreparedReads, row_builder
 from fastmango.api.schemas import integer_bounds, schema_for
@@ -242,9 +242,7 @@ class CRUDRouter(APIRouter):
             unfiltered = prepared is not None and all(key in PAGE_PARAMETERS for key in request.query_params)
             if cursor_mode:
                 if ordering:
-                    raise ProblemError(
-                        400, "Cursor pages are ordered by primary key; drop `ordering`.", title="Bad request"
-                    )
+                    raise BadQueryParameter("ordering", "Cursor pages are ordered by primary key; drop `ordering`.")
                 after = decode_cursor(cursor, pk_type) if cursor is not None else None
                 if unfiltered and prepared is not None:
                     items = await prepared.cursor_page(limit + 1, after)

@@ -19,6 +19,7 @@ from typing import Any
 from pydantic import TypeAdapter, ValidationError
 
 from fastmango.core.errors import ProblemError
+from fastmango.core.problems import problem_type
 from fastmango.db.compiler import model_info
 from fastmango.db.expressions import Q
 from fastmango.db.lookups import LOOKUPS, TRANSFORMS
@@ -36,7 +37,7 @@ class BadQueryParameter(ProblemError):
             400,
             detail,
             title="Bad query parameter",
-            type="https://fastmango.dev/problems/bad-query-parameter",
+            type=problem_type("bad-query-parameter"),
             parameter=parameter,
         )
 

@@ -11,6 +11,7 @@ from typing import Any
 from pydantic import BaseModel, Field, create_model
 
 from fastmango.core.errors import ProblemError
+from fastmango.core.problems import problem_type
 
 
 @cache
@@ -54,5 +55,6 @@ def decode_cursor(cursor: str, key_type: type[Any] | None = None) -> Any:
             400,
             "The cursor is not valid; use the `next` value of a previous page.",
             title="Bad cursor",
+            type=problem_type("bad-query-parameter"),
             parameter="cursor",
         ) from None

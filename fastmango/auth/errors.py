@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from fastmango.core.errors import FastMangoError, ProblemError
+from fastmango.core.problems import problem_type
 
 
 class UnknownPermission(FastMangoError, LookupError):
@@ -19,7 +20,7 @@ class NotAuthenticated(ProblemError):
             401,
             detail,
             title="Not authenticated",
-            type="https://fastmango.dev/problems/not-authenticated",
+            type=problem_type("not-authenticated"),
             headers={"WWW-Authenticate": 'Bearer realm="api"'},
         )
 
@@ -33,7 +34,7 @@ class PermissionDenied(ProblemError):
             403,
             detail,
             title="Permission denied",
-            type="https://fastmango.dev/problems/permission-denied",
+            type=problem_type("permission-denied"),
             **extensions,
         )
 
@@ -46,7 +47,7 @@ class TooManyAttempts(ProblemError):
             429,
             f"Too many failed login attempts; try again in {retry_after} seconds.",
             title="Too many attempts",
-            type="https://fastmango.dev/problems/rate-limited",
+            type=problem_type("rate-limited"),
             headers={"Retry-After": str(retry_after)},
             retry_after=retry_after,
         )

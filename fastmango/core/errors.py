@@ -30,7 +30,8 @@ class ProblemError(FastMangoError):
         status: The HTTP status code.
         detail: A human-readable explanation specific to this occurrence.
         title: A short summary of the problem type; defaults to the status phrase.
-        type: A URI reference that identifies the problem type; defaults to ``about:blank``.
+        type: A URI that identifies the problem type; by default the status's fastmango type
+            (``https://fastmango.dev/problems/not-found`` for 404: ``fastmango.core.problems.default_problem_type``).
         headers: Extra response headers (``Retry-After``, ``WWW-Authenticate``...).
         **extensions: Extra members of the problem document (``errors``, ``budget``...).
     """
@@ -41,7 +42,7 @@ class ProblemError(FastMangoError):
         detail: str | None = None,
         *,
         title: str | None = None,
-        type: str = "about:blank",
+        type: str | None = None,
         headers: dict[str, str] | None = None,
         **extensions: Any,
     ) -> None:

@@ -18,6 +18,56 @@ from fastmango.core.logging import request_id_var
 logger = logging.getLogger("fastmango.errors")
 
 PROBLEM_CONTENT_TYPE = "application/problem+json"
+PROBLEM_TYPE_BASE = "https://fastmango.dev/problems/"
+
+#: Every problem type fastmango answers with, by slug: its status and what it means (docs/errors.md lists
+#: the same). A problem's ``type`` is ``PROBLEM_TYPE_BASE + slug``; the slugs are stable.
+PROBLEM_TYPES: dict[str, tuple[int, str]] = {
+    "bad-request": (400, "The request cannot be used as sent (a body that is not JSON, a bad argument...)."),
+    "bad-query-parameter": (400, "A query parameter the endpoint does not accept, or a value it cannot use."),
+    "bad-value": (400, "The database refused a value (out of range for its column, a NUL byte in text...)."),
+    "not-authenticated": (401, "No credentials, or credentials that are expired, malformed or revoked."),
+    "permission-denied": (403, "Authenticated, but without the permission the operation needs."),
+    "not-found": (404, "No such route, row or record."),
+    "method-not-allowed": (405, "The route exists, but not with this HTTP method."),
+    "conflict": (409, "The request conflicts with the current state of the resource."),
+    "integrity": (409, "A unique, foreign key, NOT NULL or check constraint refused the write."),
+    "validation-failed": (422, "The request does not match its schema; `errors` lists each field."),
+    "rate-limited": (429, "Too many requests or failed logins; retry after `Retry-After` seconds."),
+    "ai-budget-exceeded": (429, "An AI budget is used up until `resets_at`."),
+    "internal-error": (500, "An unexpected error; quote `request_id` when reporting it."),
+    "ai-provider-error": (502, "The AI provider failed or refused the credentials."),
+    "service-unavailable": (503, "A service the endpoint needs is not configured or not reachable."),
+    "ai-provider-busy": (503, "The AI provider is rate limiting; retry after `Retry-After` seconds."),
+    "ai-provider-timeout": (504, "The AI provider did not answer in time."),
+}
+# The type of a problem raised with a status alone; a status not listed here is ``http-<status>``.
+_STATUS_SLUGS = {
+    400: "bad-request",
+    401: "not-authenticated",
+    403: "permission-denied",
+    404: "not-found",
+    405: "method-not-allowed",
+    409: "conflict",
+    422: "validation-failed",
+    429: "rate-limited",
+    500: "internal-error",
+    503: "service-unavailable",
+}
+
+
+def problem_type(slug: str) -> str:
+    """The ``type`` URI of the problem type ``slug`` (``problem_type("not-found")``), one of :data:`PROBLEM_TYPES`."""
+    if slug not in PROBLEM_TYPES:
+        raise ValueError(f"no problem type {slug!r}; the types are {', '.join(PROBLEM_TYPES)}")
+    return PROBLEM_TYPE_BASE + slug
+
+
+def default_problem_type(status: int) -> str:
+    """The ``type`` URI of a problem with ``status`` and no more specific type: ``not-found`` for 404, and
+    ``http-<status>`` for a status fastmango defines no type for (``http-415``)."""
+    slug = _STATUS_SLUGS.get(status)
+    return problem_type(slug) if slug else f"{PROBLEM_TYPE_BASE}http-{status}"
 
 
 class ProblemResponse(JSONResponse):
@@ -32,13 +82,14 @@ def problem(
     detail: str | None = None,
     *,
     title: str | None = None,
-    type: str = "about:blank",
+    type: str | None = None,
     headers: dict[str, str] | None = None,
     **extensions: Any,
 ) -> ProblemResponse:
-    """Build a problem details response. ``instance`` is the request path."""
+    """Build a problem details response. ``instance`` is the request path; ``type`` defaults to the status's
+    (:func:`default_problem_type`)."""
     body: dict[str, Any] = {
-        "type": type,
+        "type": type or default_problem_type(status),
         "title": title or _phrase(status),
         "status": status,
     }
@@ -120,7 +171,13 @@ PROBLEM_SCHEMA: dict[str, Any] = {
     "description": "RFC 9457 problem details.",
     "type": "object",
     "properties": {
-        "type": {"type": "string"},
+        "type": {
+            "type": "string",
+            "format": "uri",
+            "description": f"The problem type: {PROBLEM_TYPE_BASE}<slug>, one of the slugs listed in the "
+            "fastmango documentation (docs/errors.md), or another URI an application defines.",
+            "examples": [problem_type(slug) for slug in PROBLEM_TYPES],
+        },
         "title": {"type": "string"},
         "status": {"type": "integer"},
         "detail": {"type": "string"},
@@ -151,7 +208,12 @@ def problem_responses(*statuses: int) -> dict[int | str, dict[str, Any]]:
     return {
         status: {
             "description": _DESCRIPTIONS.get(status, _phrase(status)),
-            "content": {PROBLEM_CONTENT_TYPE: {"schema": _PROBLEM_REF}},
+            "content": {
+                PROBLEM_CONTENT_TYPE: {
+                    "schema": _PROBLEM_REF,
+                    "example": {"type": default_problem_type(status), "title": _phrase(status), "status": status},
+                }
+            },
         }
         for status in statuses
     }

@@ -9,7 +9,7 @@ from fastapi import Request
 from sqlalchemy import exc as sa_exc
 
 from fastmango.core.plugins import BasePlugin
-from fastmango.core.problems import ProblemResponse, problem
+from fastmango.core.problems import ProblemResponse, problem, problem_type
 from fastmango.db import engine
 from fastmango.db.errors import IntegrityError, ObjectDoesNotExist
 
@@ -57,13 +57,13 @@ async def _conflict(request: Request, exc: Exception) -> ProblemResponse:
         "table": exc.table,
         "columns": list(exc.columns),
     }
-    return problem(
-        request, 409, str(exc), title="Conflict", type="https://fastmango.dev/problems/integrity", **extensions
-    )
+    return problem(request, 409, str(exc), title="Conflict", type=problem_type("integrity"), **extensions)
 
 
 async def _bad_value(request: Request, exc: Exception) -> ProblemResponse:
     # The database refused a value (out of range for its column, a NUL byte in text...): the caller's mistake.
     original = getattr(exc, "orig", None)
     reason = str(original or exc).splitlines()[0].split(": ", 1)[-1]
-    return problem(request, 400, f"The database refused a value: {reason}", title="Bad value")
+    return problem(
+        request, 400, f"The database refused a value: {reason}", title="Bad value", type=problem_type("bad-value")
+    )

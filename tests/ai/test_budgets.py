@@ -27,6 +27,7 @@ async def test_user_budget_refuses_the_run_that_would_cross_it(app: FastMango) -
     assert calls[0] == 2  # refused before the model was called
     problem = refused.value
     assert problem.status == 429 and "user:*/day" in (problem.detail or "")
+    assert problem.type == "https://fastmango.dev/problems/ai-budget-exceeded"
     assert int(problem.headers["Retry-After"]) > 0
     resets_at = problem.extensions["resets_at"]  # as every JSON datetime fastmango writes
     assert resets_at.endswith("Z") and f"resets at {resets_at}." in (problem.detail or "")

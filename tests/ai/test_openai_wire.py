@@ -62,11 +62,15 @@ async def test_an_agent_calls_tools_over_the_openai_wire(tmp_path: object) -> No
 
 
 @pytest.mark.parametrize(
-    ("status", "expected", "fragment"),
-    [(429, 503, "rate limiting"), (401, 502, "refused the credentials"), (500, 502, "failed")],
+    ("status", "expected", "fragment", "slug"),
+    [
+        (429, 503, "rate limiting", "ai-provider-busy"),
+        (401, 502, "refused the credentials", "ai-provider-error"),
+        (500, 502, "failed", "ai-provider-error"),
+    ],
 )
 async def test_provider_failures_are_problem_details_without_the_key(
-    tmp_path: object, status: int, expected: int, fragment: str
+    tmp_path: object, status: int, expected: int, fragment: str, slug: str
 ) -> None:
     server = ScriptedServer([(status, {"error": {"message": "nope sk-test-secret", "type": "x"}})])
     with serve(server) as base_url:
@@ -87,6 +91,7 @@ async def test_provider_failures_are_problem_details_without_the_key(
             response = await client.post("/ask?q=hi", headers=await login(client, "u"))
     assert response.status_code == expected, response.text
     assert response.headers["content-type"] == "application/problem+json"
+    assert response.json()["type"] == f"https://fastmango.dev/problems/{slug}"  # as docs/errors.md lists it
     assert fragment in response.json()["detail"]
     assert "openai" in response.json()["detail"]
     assert "sk-test-secret" not in response.text

@@ -214,6 +214,21 @@ async def test_route_tools_carry_the_callers_identity(client: httpx.AsyncClient,
     assert (await Book.objects.get(pk=1)).pages == 417
 
 
+async def test_a_route_tools_problem_keeps_the_routes_type_and_title(
+    client: httpx.AsyncClient, app: fastmango.FastMango
+) -> None:
+    from fastmango.ai.route_tools import call_in_process
+    from fastmango.core.errors import ProblemError
+
+    await seed_books()
+    plain = ToolContext(user=await make_user("plain"), request=None, run=None)
+    with pytest.raises(ProblemError) as refused:
+        await call_in_process(app, plain, "POST", "/books/1/stock", {}, None)
+    problem = refused.value
+    assert (problem.status, problem.title) == (403, "Permission denied")
+    assert problem.type == "https://fastmango.dev/problems/permission-denied"
+
+
 async def test_use_agent_binds_the_request_user(client: httpx.AsyncClient, app: fastmango.FastMango) -> None:
     await seed_books()
 
