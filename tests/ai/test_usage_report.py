@@ -24,6 +24,7 @@ async def usage(app: FastMango, client: httpx.AsyncClient) -> AsyncIterator[None
     engine = app.state.database.engine
     async with engine.begin() as conn:
         await conn.run_sync(SQLModel.metadata.create_all, tables=[SQLModel.metadata.tables["ai_usage"]])
+        await conn.execute(text("DELETE FROM ai_usage"))  # the PostgreSQL database is shared with other tests
     yield
     async with engine.begin() as conn:
         await conn.execute(text("DELETE FROM ai_usage"))
