@@ -42,15 +42,27 @@ class BadQueryParameter(ProblemError):
         )
 
 
-@cache
-def field_type(model: type[Any], path: str) -> type[Any]:
-    """The Python type of the column a ``relation__field`` path ends at."""
+def _column(model: type[Any], path: str) -> Any:
     parts = path.split("__")
     info = model_info(model)
     for part in parts[:-1]:
         info = model_info(info.relations[part].mapper.class_)
     name = info.pk_name if parts[-1] == "pk" else parts[-1]
-    column = info.mapper.columns[name]
+    return info.mapper.columns[name]
+
+
+@cache
+def is_utc_column(model: type[Any], path: str) -> bool:
+    """Whether the column a ``relation__field`` path ends at stores UTC datetimes (every ``datetime`` field)."""
+    from fastmango.db.types import UTCDateTime
+
+    return isinstance(_column(model, path).type, UTCDateTime)
+
+
+@cache
+def field_type(model: type[Any], path: str) -> type[Any]:
+    """The Python type of the column a ``relation__field`` path ends at."""
+    column = _column(model, path)
     try:
         return column.type.python_type  # type: ignore[no-any-return]
     except NotImplementedError:
@@ -143,17 +155,19 @@ class FilterSpec:
         python_type: type[Any] = int if transforms else column_type
         if lookup == "isnull":
             return self._convert(key, raw, bool)
+        # A date-time without an offset in a query means UTC, as the column stores it (bodies must give one).
+        utc = python_type is datetime.datetime and is_utc_column(self.model, field)  # type: ignore[arg-type]
         if lookup in _LIST_LOOKUPS:
-            values = [self._convert(key, item.strip(), python_type) for item in raw.split(",") if item.strip()]
+            values = [self._convert(key, item.strip(), python_type, utc) for item in raw.split(",") if item.strip()]
             if lookup == "range" and len(values) != 2:
                 raise BadQueryParameter(key, f"{key} takes two comma-separated values: low,high.")
             return values
         if lookup in {"contains", "icontains", "startswith", "istartswith", "endswith", "iendswith", "iexact"}:
             return raw
-        return self._convert(key, raw, python_type)
+        return self._convert(key, raw, python_type, utc)
 
     @staticmethod
-    def _convert(key: str, raw: str, python_type: type[Any]) -> Any:
+    def _convert(key: str, raw: str, python_type: type[Any], utc: bool = False) -> Any:
         if python_type is str:
             return raw
         try:
@@ -166,4 +180,6 @@ class FilterSpec:
             raise BadQueryParameter(key, f"{key}={raw!r} is not {expected}: {reason}.") from None
         if isinstance(value, int) and not isinstance(value, bool) and not -(2**63) <= value < 2**63:
             raise BadQueryParameter(key, f"{key}={raw!r} is out of range.")
+        if utc and isinstance(value, datetime.datetime) and value.tzinfo is None:
+            value = value.replace(tzinfo=datetime.UTC)
         return value

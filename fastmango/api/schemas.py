@@ -10,11 +10,12 @@ Integer columns get the bounds of their SQL type, so an out-of-range number is a
 
 from __future__ import annotations
 
+import datetime
 from collections.abc import Sequence
 from functools import cache
-from typing import Annotated, Any, Literal
+from typing import Annotated, Any, Literal, Optional
 
-from pydantic import BaseModel, ConfigDict, Field, create_model
+from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, create_model
 from pydantic.fields import FieldInfo
 from sqlalchemy import BigInteger, Integer, SmallInteger
 
@@ -60,8 +61,22 @@ def _annotated(model: type[Any], name: str, field: FieldInfo) -> Any:
     bounds = integer_bounds(model, name)
     if bounds is not None:
         metadata.append(Field(ge=bounds[0], le=bounds[1]))
-    annotation = field.annotation
+    annotation = _aware(model, name, field.annotation)
     return Annotated[annotation, *metadata] if metadata else annotation
+
+
+def _aware(model: type[Any], name: str, annotation: Any) -> Any:
+    """``AwareDatetime`` for a UTC column's ``datetime``: a body's date-time without an offset is a 422."""
+    from fastmango.db.types import UTCDateTime
+
+    column = model_info(model).mapper.columns.get(name)
+    if column is None or not isinstance(column.type, UTCDateTime):
+        return annotation
+    if annotation is datetime.datetime:
+        return AwareDatetime
+    if annotation == datetime.datetime | None or annotation == Optional[datetime.datetime]:  # noqa: UP045
+        return AwareDatetime | None
+    return annotation
 
 
 def schema_for(

@@ -1,0 +1,58 @@
+"""Date-times at the API boundary: a body must give an offset (422 otherwise); a filter without one means UTC."""
+
+from __future__ import annotations
+
+import datetime
+from collections.abc import AsyncIterator
+
+import httpx
+import pytest
+from sqlmodel import SQLModel
+
+from fastmango import FastMango
+from fastmango.api import CRUDRouter
+from fastmango.db import Field, Model
+from fastmango.testing import app_client
+from tests.auth.conftest import database_url, make_settings  # noqa: F401  (fixture)
+
+
+class ApiEvent(Model, table=True):
+    __tablename__ = "fm_api_event"
+
+    id: int | None = Field(default=None, primary_key=True)
+    when: datetime.datetime
+    until: datetime.datetime | None = None
+
+
+@pytest.fixture
+async def client(database_url: str) -> AsyncIterator[httpx.AsyncClient]:  # noqa: F811
+    app = FastMango(settings=make_settings(database_url), configure_logging=False)
+    app.include_router(CRUDRouter(ApiEvent, prefix="/events", permissions=False, filter_fields=["when"]))
+    async with app_client(app) as client:
+        table = SQLModel.metadata.tables["fm_api_event"]
+        async with app.state.database.engine.begin() as conn:
+            await conn.run_sync(lambda sync: table.drop(sync, checkfirst=True))
+            await conn.run_sync(lambda sync: table.create(sync))
+        yield client
+
+
+@pytest.mark.parametrize("field", ["when", "until"])
+async def test_a_body_date_time_without_an_offset_is_a_422_naming_the_field(
+    client: httpx.AsyncClient, field: str
+) -> None:
+    body = {"when": "2026-01-01T10:00:00Z", field: "2026-01-01T10:00:00"}
+    response = await client.post("/events", json=body)
+    assert response.status_code == 422, response.text
+    assert response.json()["errors"][0]["loc"] == ["body", field]
+    assert "timezone" in response.json()["detail"]
+
+
+async def test_aware_values_are_stored_in_utc_and_a_naive_filter_means_utc(client: httpx.AsyncClient) -> None:
+    created = await client.post("/events", json={"when": "2026-01-01T12:00:00+02:00"})
+    assert created.status_code == 201, created.text
+    assert created.json()["when"] == "2026-01-01T10:00:00Z"
+    patched = await client.patch(f"/events/{created.json()['id']}", json={"when": "2026-01-01T10:00:00"})
+    assert patched.status_code == 422
+    assert (await client.get("/events", params={"when__gte": "2026-01-01T10:00:00"})).json()["total"] == 1
+    assert (await client.get("/events", params={"when__gt": "2026-01-01T10:00:00"})).json()["total"] == 0
+    assert (await client.get("/events", params={"when__gte": "2026-01-01T11:00:00+02:00"})).json()["total"] == 1
