@@ -80,6 +80,8 @@ class FastMango(FastAPI):
         install_welcome(self)
         for plugin in self.plugins:
             plugin.install(self)
+        #: Where the project's own routes begin (after /health and the plugins'): discovered routes go here.
+        self.user_routes_start = len(self.router.routes)
         # Added last, so outermost: plugins' middleware (authentication...) logs with the request id too.
         self.add_middleware(RequestIdMiddleware)
 

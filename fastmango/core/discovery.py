@@ -4,7 +4,8 @@ A project's declarations live in modules of its package: ``models`` (tables), ``
 ``tools`` (``@fastmango.tool`` and agents), ``admin`` (admin registrations) and ``routes`` (an ``APIRouter``
 named ``router``). Importing a module registers what it declares, so the app imports them when it is
 configured (its lifespan, :func:`fastmango.setup`, the CLI and the worker alike), and includes the router of
-``routes``. The list is ``[tool.fastmango] discover = [...]`` in the project's ``pyproject.toml``.
+``routes`` ahead of the routes ``app.py`` adds (so ``/posts/latest`` there wins over a CRUD ``/posts/{pk}``).
+The list is ``[tool.fastmango] discover = [...]`` in the project's ``pyproject.toml``.
 """
 
 from __future__ import annotations
@@ -81,10 +82,28 @@ def discover(app: FastMango) -> list[ModuleType]:
         found.append(module)
         router = getattr(module, "router", None) if name == "routes" else None
         if isinstance(router, APIRouter) and not _included(app, router):
-            app.include_router(router)
-            app.openapi_schema = None  # rebuilt with the new routes
+            _include_first(app, router)
     logger.debug("discovered %s", ", ".join(module.__name__ for module in found) or "no project modules")
     return found
+
+
+def _include_first(app: FastMango, router: APIRouter) -> None:
+    """Include ``router`` ahead of the routes ``app.py`` added, as if included right after the app was built.
+
+    Hand-written routes are specific (``/posts/latest``); a CRUD router added in ``app.py`` has ``/posts/{pk}``,
+    which would otherwise match first.
+    """
+    routes = app.router.routes
+    before = len(routes)
+    app.include_router(router)
+    added = routes[before:]
+    del routes[before:]
+    start = min(getattr(app, "user_routes_start", before), before)
+    routes[start:start] = added
+    mark_changed = getattr(app.router, "_mark_routes_changed", None)
+    if callable(mark_changed):
+        mark_changed()
+    app.openapi_schema = None  # rebuilt with the new routes
 
 
 def _included(app: FastMango, router: APIRouter) -> bool:

@@ -112,3 +112,21 @@ def test_an_app_with_fastmangos_own_settings_discovers_nothing() -> None:
     app = FastMango()
     app.configure_plugins()
     assert app.discovered == []
+
+
+async def test_discovered_routes_come_before_the_routes_app_py_adds(make_project) -> None:  # type: ignore[no-untyped-def]
+    routes = (
+        ROUTES
+        + '\n\n@router.get("/things/latest")\nasync def latest() -> dict[str, str]:\n    return {"from": "routes"}\n'
+    )
+    package = make_project({"routes": routes})
+    app = import_string(f"{package}.app:app")
+
+    @app.get("/things/{pk}")
+    async def thing(pk: int) -> dict[str, int]:
+        return {"pk": pk}
+
+    async with app_client(app) as client:
+        assert (await client.get("/things/latest")).json() == {"from": "routes"}
+        assert (await client.get("/things/7")).json() == {"pk": 7}
+        assert (await client.get("/health")).status_code == 200

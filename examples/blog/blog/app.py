@@ -1,11 +1,14 @@
-"""The ASGI application of blog: `fastmango dev` serves it, `uvicorn blog.app:app` too."""
+"""The ASGI application of blog: `fastmango dev` serves it, `uvicorn blog.app:app` too.
 
-from blog import agents, api, assistant, routes, tools  # noqa: F401  (tools and agents register on import)
+At start-up the app loads blog's models, tools and routes modules by convention (and includes
+`routes.router`); the other modules are included here.
+"""
+
+from blog import agents, api, assistant  # noqa: F401  (agents.py declares the assistant agent)
 from blog.settings import Settings
 from fastmango import FastMango
 
 settings = Settings()
 app = FastMango(settings=settings)
-app.include_router(routes.router)
 for router in (api.posts, api.authors, api.tags, assistant.router):
     app.include_router(router)

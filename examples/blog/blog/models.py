@@ -2,7 +2,7 @@
 
 import datetime
 
-from fastmango.db import Field, Model, Relationship, UTCDateTime
+from fastmango.db import Field, Model, Relationship
 
 
 def utcnow() -> datetime.datetime:
@@ -31,7 +31,7 @@ class Post(Model, table=True):
     id: int | None = Field(default=None, primary_key=True)
     title: str = Field(max_length=200)
     body: str = ""
-    created_at: datetime.datetime = Field(default_factory=utcnow, sa_type=UTCDateTime)
+    created_at: datetime.datetime = Field(default_factory=utcnow)
     published: bool = False
     author_id: int = Field(foreign_key="author.id", index=True)
     author: Author = Relationship(back_populates="posts")

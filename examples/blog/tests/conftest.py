@@ -1,11 +1,5 @@
-"""Test settings for the blog: a fresh in-memory SQLite database for each test."""
-
-import os
-
-os.environ.setdefault("DATABASE_URL", "sqlite:///:memory:")
-os.environ.setdefault("FASTMANGO_ENV", "test")
-os.environ.setdefault("FASTMANGO_PASSWORD_ARGON2_TIME_COST", "1")
-os.environ.setdefault("FASTMANGO_PASSWORD_ARGON2_MEMORY_KIB", "1024")
+"""Test fixtures for the blog. fastmango's pytest plugin runs the tests on a test database of their own,
+migrated once per session and emptied after each test; the development database is never touched."""
 
 from collections.abc import AsyncIterator
 
@@ -13,15 +7,11 @@ import httpx
 import pytest
 from blog.app import app
 
-from fastmango.auth import sync_permissions
-from fastmango.db import create_all
 from fastmango.testing import app_client
 
 
 @pytest.fixture
 async def client() -> AsyncIterator[httpx.AsyncClient]:
-    """The blog app, started, with its tables created."""
+    """The blog app, started."""
     async with app_client(app) as client:
-        await create_all()
-        await sync_permissions()
         yield client
