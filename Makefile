@@ -5,7 +5,7 @@ BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 LINT_PATHS := $(wildcard fastmango tests examples tools)
 
-.PHONY: dev test lint typecheck bench bench-orm bench-tasks clean
+.PHONY: dev test lint typecheck bench bench-orm bench-tasks bench-startup clean
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -24,6 +24,9 @@ bench-tasks: $(STAMP)  ## the task queue benchmark (arq, one worker, needs Redis
 
 bench-orm: $(STAMP)  ## the ORM micro-benchmark (SQLite and PostgreSQL); writes tools/bench/ORM_RESULTS.md
 	$(BIN)/python -m tools.bench.orm --output tools/bench/ORM_RESULTS.md
+
+bench-startup: $(STAMP)  ## seconds to the first 200 of a fresh project: dev, dev --no-reload, uvicorn (~2 min; BASELINE=<checkout> adds its rows); writes tools/bench/STARTUP_RESULTS.md
+	$(BIN)/python -m tools.bench.startup $(if $(BASELINE),--baseline $(BASELINE)) --output tools/bench/STARTUP_RESULTS.md
 
 test: $(STAMP) lint typecheck  ## the whole suite, lint and type check included
 	$(BIN)/pytest

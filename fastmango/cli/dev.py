@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 import os
 import sys
 from typing import TYPE_CHECKING
@@ -11,7 +12,10 @@ import typer
 from fastmango.cli.main import app
 
 if TYPE_CHECKING:
+    from uvicorn import Config
+
     from fastmango.core.project import Project
+    from fastmango.core.settings import Settings
 
 
 @app.command()
@@ -33,37 +37,72 @@ def dev(
     # The project's modules import as the server will import them (the settings check needs this too).
     if str(project.root) not in sys.path:
         sys.path.insert(0, str(project.root))
-    target: object = project.app_path
     if not reload:
         # One process: import the app once, check it, and hand the object itself to uvicorn.
-        target = load_app(project)
+        application = load_app(project)
         if check:
-            preflight(target)
-    else:
-        # The server imports the app in a child process; importing it here too would double the start-up time,
-        # so only the settings are checked (and the database reached) when the project has a settings module.
-        if check and not check_settings(project):
-            preflight(load_app(project))
-        # The child serves the app through dev_app, which answers 503 while the app cannot load.
-        from fastmango.cli.dev_app import APP_ENV, ROOT_ENV
+            preflight(application)
+        announce(project, host, port)
+        uvicorn.run(application, host=host, port=port, log_config=None, access_log=False, lifespan="on")
+        return
+    # The server imports the app in a child process; importing it here too would double the start-up time,
+    # so only the settings are checked here when the project has a settings module.
+    settings = load_settings(project) if check else None
+    if check and settings is None:
+        preflight(load_app(project))
+    # The child serves the app through dev_app, which answers 503 while the app cannot load.
+    from fastmango.cli.dev_app import APP_ENV, ROOT_ENV
 
-        os.environ[APP_ENV] = project.app_path
-        os.environ[ROOT_ENV] = str(project.root)
-        target = "fastmango.cli.dev_app:app"
-    typer.echo(f"fastmango dev: serving {project.app_path} from {project.root}")
-    typer.echo(f"  app:  http://{host}:{port}/")
-    typer.echo(f"  docs: http://{host}:{port}/docs")
-    uvicorn.run(
-        target,  # type: ignore[arg-type]
+    os.environ[APP_ENV] = project.app_path
+    os.environ[ROOT_ENV] = str(project.root)
+    config = uvicorn.Config(
+        "fastmango.cli.dev_app:app",
         host=host,
         port=port,
-        reload=reload,
-        reload_dirs=[str(project.root)] if reload else None,
-        app_dir=str(project.root),
+        reload=True,
+        reload_dirs=[str(project.root)],
         log_config=None,
         access_log=False,
         lifespan="on",
     )
+    # A SQLite database is a local file that the server process opens in its start-up (a failure there answers
+    # 503 naming it); a database server may well be down, so it is reached from here and stops dev with one line.
+    database_url = settings.database_url if settings is not None and not settings.is_sqlite else None
+    announce(project, host, port)
+    serve_with_reload(config, database_url)
+
+
+def announce(project: Project, host: str, port: int) -> None:
+    """Print what is served and where."""
+    typer.echo(f"fastmango dev: serving {project.app_path} from {project.root}")
+    typer.echo(f"  app:  http://{host}:{port}/")
+    typer.echo(f"  docs: http://{host}:{port}/docs")
+
+
+def serve_with_reload(config: Config, database_url: str | None) -> None:
+    """Run uvicorn's reloader; the database is reached once the first server process has been started.
+
+    The reloader process binds the socket and starts the server process, which imports the app (about a
+    second); reaching the database meanwhile takes that check off the start-up time. If it fails, the server
+    process is stopped and the error raised, so ``dev`` still ends with one line.
+    """
+    import uvicorn
+    from uvicorn.supervisors import ChangeReload
+
+    # ChangeReload is a variable (WatchFiles or stat polling), typed type[BaseReload]: mypy refuses it as a base.
+    class CheckedReload(ChangeReload):  # type: ignore[valid-type,misc]
+        def startup(self) -> None:
+            super().startup()
+            if database_url is None:
+                return
+            try:
+                ping_database(database_url)
+            except BaseException:
+                self.shutdown()
+                raise
+
+    server = uvicorn.Server(config)
+    CheckedReload(config, target=server.run, sockets=[config.bind_socket()]).run()
 
 
 def preflight(application: object) -> None:
@@ -90,13 +129,14 @@ def preflight(application: object) -> None:
     asyncio.run(start_and_stop())
 
 
-def check_settings(project: Project) -> bool:
-    """Validate the project's ``Settings`` (``<package>/settings.py``) and reach its database.
+def load_settings(project: Project) -> Settings | None:
+    """Validate the project's ``Settings`` (``<package>/settings.py``) and configure logging from them.
 
-    Returns False when the project has no such class (then the whole app has to be imported to check it).
+    Returns None when the project has no such class (then the whole app has to be imported to check it).
+
+    Raises:
+        ImproperlyConfigured: the settings are invalid or must not run (DEBUG on in prod...).
     """
-    import asyncio
-
     from pydantic import ValidationError
 
     from fastmango.core.errors import ImproperlyConfigured
@@ -107,22 +147,34 @@ def check_settings(project: Project) -> bool:
     module = import_project_module(project.package, "settings")
     settings_class = getattr(module, "Settings", None)
     if not (isinstance(settings_class, type) and issubclass(settings_class, Settings)):
-        return False
+        return None
     try:
         settings = settings_class()
     except ValidationError as exc:
         raise ImproperlyConfigured(describe_validation_error(exc)) from exc
     settings.check()
-    # The reloader's own messages (watched folders, detected changes) log like the app's.
+    # The reloader's own messages (watched folders, detected changes) log like the app's; watchfiles' INFO line
+    # for every change (a .sqlite3 file, a .pyc) is noise: uvicorn says when a change reloads the server.
     configure_logging(settings)
+    logging.getLogger("watchfiles").setLevel(logging.WARNING)
+    return settings
+
+
+def ping_database(database_url: str) -> None:
+    """Open a connection to the database and run ``SELECT 1``.
+
+    Raises:
+        ImproperlyConfigured: the database cannot be reached; the message names it (password masked).
+    """
+    import asyncio
+
     from fastmango.db.engine import Database
 
     async def ping() -> None:
-        database = Database(settings.database_url, pool_size=1)
+        database = Database(database_url, pool_size=1)
         try:
             await database.ping()
         finally:
             await database.dispose()
 
     asyncio.run(ping())
-    return True

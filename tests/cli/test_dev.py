@@ -171,3 +171,19 @@ def test_dev_answers_503_while_app_py_is_broken_and_recovers_when_it_is_fixed(pr
         assert syntax.status_code == 503
         app_py.write_text(source)
         assert poll(f"{base}/health", lambda response: response.status_code == 200).json()["status"] == "ok"
+
+
+def test_dev_with_reload_and_an_unreachable_database_stops_with_the_error(project: Path) -> None:
+    result = subprocess.run(
+        [FASTMANGO, "dev", "--port", str(free_port())],
+        cwd=project,
+        capture_output=True,
+        text=True,
+        timeout=60,
+        env={**os.environ, "DATABASE_URL": "postgresql://app:s3cr3t@127.0.0.1:1/app"},
+    )
+    assert result.returncode == 1, result.stdout + result.stderr
+    assert "Traceback" not in result.stderr
+    error = result.stderr.splitlines()[-1]
+    assert error.startswith("Error: cannot connect to the database at postgresql+asyncpg://app:***@127.0.0.1:1/app")
+    assert "s3cr3t" not in result.stderr
