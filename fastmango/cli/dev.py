@@ -42,8 +42,17 @@ def dev(
         application = load_app(project)
         if check:
             preflight(application)
+        from fastmango.cli.dev_app import DevApp, check_migrations_later
+
+        served = DevApp(
+            application,
+            project.app_path,
+            project.root,
+            serve_failures=False,
+            on_started=check_migrations_later(application, project.migrations_dir),
+        )
         announce(project, host, port)
-        uvicorn.run(application, host=host, port=port, log_config=None, access_log=False, lifespan="on")
+        uvicorn.run(served, host=host, port=port, log_config=None, access_log=False, lifespan="on")
         return
     # The server imports the app in a child process; importing it here too would double the start-up time,
     # so only the settings are checked here when the project has a settings module.
@@ -51,10 +60,11 @@ def dev(
     if check and settings is None:
         preflight(load_app(project))
     # The child serves the app through dev_app, which answers 503 while the app cannot load.
-    from fastmango.cli.dev_app import APP_ENV, ROOT_ENV
+    from fastmango.cli.dev_app import APP_ENV, MIGRATIONS_ENV, ROOT_ENV
 
     os.environ[APP_ENV] = project.app_path
     os.environ[ROOT_ENV] = str(project.root)
+    os.environ[MIGRATIONS_ENV] = str(project.migrations_dir)
     config = uvicorn.Config(
         "fastmango.cli.dev_app:app",
         host=host,

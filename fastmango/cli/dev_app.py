@@ -6,6 +6,8 @@ a file changes. ``fastmango dev`` hands uvicorn ``fastmango.cli.dev_app:app`` in
 in the child imports the project's app once and, if that fails, serves an RFC 9457 problem (503, the file,
 line and error in ``detail``, the traceback in the body) so that the reloader keeps watching and the next
 change loads the app again. A failure in the app's start-up (a plugin's ``startup``) is answered the same way.
+Once the app has started, unapplied migrations and model changes without a migration are reported (from a
+thread: the first request does not wait).
 
 The project comes from two environment variables the parent process sets (the child inherits them); the
 app is imported on the first access to ``app``, not when the parent imports this module for the names.
@@ -16,7 +18,9 @@ from __future__ import annotations
 import logging
 import os
 import sys
+import threading
 import traceback
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -28,6 +32,8 @@ from fastmango.core.errors import FastMangoError
 APP_ENV = "FASTMANGO_DEV_APP"
 #: The project's root folder, set by ``fastmango dev``.
 ROOT_ENV = "FASTMANGO_DEV_ROOT"
+#: The project's migrations folder, set by ``fastmango dev``.
+MIGRATIONS_ENV = "FASTMANGO_DEV_MIGRATIONS"
 
 logger = logging.getLogger("fastmango.dev")
 
@@ -67,12 +73,24 @@ class DevApp:
         app: The project's ASGI app.
         app_path: Its import path, for messages.
         root: The project's root folder, to name files relative to it.
+        serve_failures: Answer 503 when the app's start-up fails; off, the failure reaches the server as usual.
+        on_started: Called once the app has started (the migration check).
     """
 
-    def __init__(self, app: ASGIApp, app_path: str, root: Path) -> None:
+    def __init__(
+        self,
+        app: ASGIApp,
+        app_path: str,
+        root: Path,
+        *,
+        serve_failures: bool = True,
+        on_started: Callable[[], None] | None = None,
+    ) -> None:
         self.app = app
         self.app_path = app_path
         self.root = root
+        self.serve_failures = serve_failures
+        self.on_started = on_started
         self.unavailable: Unavailable | None = None
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
@@ -88,10 +106,12 @@ class DevApp:
 
         async def relay(message: Message) -> None:
             nonlocal failure
-            if message["type"] == "lifespan.startup.failed":
+            if message["type"] == "lifespan.startup.failed" and self.serve_failures:
                 failure = message.get("message") or "the app's start-up failed"  # uvicorn would exit on it
                 return
             await send(message)
+            if message["type"] == "lifespan.startup.complete" and self.on_started is not None:
+                self.on_started()
 
         error: BaseException
         try:
@@ -107,6 +127,40 @@ class DevApp:
         self.unavailable = unavailable(error, self.app_path, self.root, "App cannot start", "cannot start")
         await send({"type": "lifespan.startup.complete"})
         await _empty_lifespan(receive, send, started=True)
+
+
+def check_migrations_later(app: Any, directory: Path) -> Callable[[], None]:
+    """A callback that prints the migration warnings of ``app``'s database from a thread of its own.
+
+    The check imports Alembic and reads the schema (a tenth of a second or more); in a thread, the server
+    answers meanwhile, so the first request does not wait for it.
+    """
+
+    def start() -> None:
+        threading.Thread(
+            target=print_migration_warnings, args=(app, directory), name="fastmango-migration-check", daemon=True
+        ).start()
+
+    return start
+
+
+def print_migration_warnings(app: Any, directory: Path) -> None:
+    """Log what :func:`fastmango.db.migrations.check.migration_warnings` says about ``app``'s database."""
+    import asyncio
+
+    from fastmango.core.app import FastMango
+    from fastmango.db.migrations import Migrations
+    from fastmango.db.migrations.check import migration_warnings
+
+    if not isinstance(app, FastMango):
+        return
+    logging.getLogger("alembic").setLevel(logging.WARNING)  # its INFO lines ("Context impl SQLiteImpl") are noise here
+    try:
+        lines = asyncio.run(migration_warnings(Migrations.for_app(directory, app)))
+    except Exception as exc:
+        lines = [f"Could not check the migrations: {exc}"]
+    for line in lines:
+        logger.warning(line)
 
 
 async def _empty_lifespan(receive: Receive, send: Send, *, started: bool = False) -> None:
@@ -186,7 +240,8 @@ def load() -> ASGIApp:
         application = load_app(Project(root=root, app_path=app_path, config={}))
     except Exception as exc:
         return unavailable(exc, app_path, root, "App cannot load", "cannot load")
-    return DevApp(application, app_path, root)
+    migrations = Path(os.environ.get(MIGRATIONS_ENV) or root / "migrations")
+    return DevApp(application, app_path, root, on_started=check_migrations_later(application, migrations))
 
 
 def __getattr__(name: str) -> Any:

@@ -1,10 +1,12 @@
 from __future__ import annotations
 
 import os
+import re
 import signal
 import socket
 import subprocess
 import sys
+import threading
 import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
@@ -187,3 +189,49 @@ def test_dev_with_reload_and_an_unreachable_database_stops_with_the_error(projec
     error = result.stderr.splitlines()[-1]
     assert error.startswith("Error: cannot connect to the database at postgresql+asyncpg://app:***@127.0.0.1:1/app")
     assert "s3cr3t" not in result.stderr
+
+
+def wait_for_output(process: subprocess.Popen[str], fragment: str, seconds: float = 30) -> str:
+    """Read the server's output until a line holds ``fragment``; that line."""
+    assert process.stdout is not None
+    found: list[str] = []
+    seen: list[str] = []
+
+    def read() -> None:
+        assert process.stdout is not None
+        for line in process.stdout:
+            seen.append(line)
+            if fragment in line:
+                found.append(line)
+                return
+
+    reader = threading.Thread(target=read, daemon=True)
+    reader.start()
+    reader.join(seconds)
+    assert found, f"no line with {fragment!r} within {seconds}s in:\n{''.join(seen)}"
+    return found[0]
+
+
+def test_dev_says_when_migrations_are_unapplied_once_it_serves(project: Path) -> None:
+    with serving(project) as (base, process):
+        assert wait_for(f"{base}/health", process).status_code == 200
+        line = wait_for_output(process, "unapplied migration(s)")
+    # The framework's own branches (auth, AI usage) are not applied in a new project.
+    assert re.search(r"You have \d+ unapplied migration\(s\)\. Run fastmango migrate to apply them\.$", line.rstrip())
+
+
+def test_dev_names_model_changes_that_have_no_migration(project: Path) -> None:
+    subprocess.run([FASTMANGO, "migrate"], cwd=project, check=True, capture_output=True, timeout=60)
+    models = project / "demo" / "models.py"
+    models.write_text(
+        "from fastmango.db import Field, Model\n\n\n"
+        "class Note(Model, table=True):\n"
+        "    id: int | None = Field(default=None, primary_key=True)\n"
+        "    text: str\n"
+    )
+    with serving(project, "--no-reload") as (base, process):
+        assert wait_for(f"{base}/health", process).status_code == 200
+        line = wait_for_output(process, "Your models have changes")
+    assert line.rstrip().endswith(
+        "Your models have changes that are not in a migration yet (create table note). Run fastmango makemigrations."
+    )

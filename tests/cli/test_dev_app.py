@@ -92,3 +92,22 @@ async def test_a_failing_start_up_is_a_503_problem_instead_of_an_exit(tmp_path: 
     body = response.json()
     assert body["title"] == "App cannot start"
     assert "RuntimeError: the cache is not reachable" in body["detail"]
+
+
+async def test_the_started_callback_runs_once_the_app_has_started(tmp_path: Path) -> None:
+    started: list[bool] = []
+    inner = Starlette(routes=[Route("/health", lambda request: PlainTextResponse("ok"))])
+    response = await get(DevApp(inner, "demo.app:app", tmp_path, on_started=lambda: started.append(True)))
+    assert response.status_code == 200
+    assert started == [True]
+
+
+async def test_without_serve_failures_a_failing_start_up_reaches_the_server(tmp_path: Path) -> None:
+    @asynccontextmanager
+    async def lifespan(app: Starlette) -> AsyncIterator[None]:
+        raise RuntimeError("the cache is not reachable")
+        yield
+
+    inner = Starlette(lifespan=lifespan)
+    with pytest.raises(RuntimeError, match="the cache is not reachable"):
+        await get(DevApp(inner, "demo.app:app", tmp_path, serve_failures=False))
