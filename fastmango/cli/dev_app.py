@@ -7,10 +7,10 @@ in the child imports the project's app once and, if that fails, serves an RFC 94
 line and error in ``detail``, the traceback in the body) so that the reloader keeps watching and the next
 change loads the app again. A failure in the app's start-up (a plugin's ``startup``) is answered the same way.
 Once the app has started, unapplied migrations and model changes without a migration are reported (from a
-thread: the first request does not wait).
+thread: the first request does not wait); ``--no-reload`` serves the app through :class:`DevApp` for that.
 
-The project comes from two environment variables the parent process sets (the child inherits them); the
-app is imported on the first access to ``app``, not when the parent imports this module for the names.
+The project comes from environment variables the parent process sets (the child inherits them); the app is
+imported on the first access to ``app``, not when the parent imports this module for the names.
 """
 
 from __future__ import annotations
