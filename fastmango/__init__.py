@@ -14,12 +14,27 @@ if "PYDANTIC_DISABLE_PLUGINS" not in _os.environ and _os.environ.get("FASTMANGO_
 }:
     _os.environ["PYDANTIC_DISABLE_PLUGINS"] = "logfire-plugin"
 
-from fastmango.__about__ import __version__
-from fastmango.core import FastMango, ImproperlyConfigured, ProblemError, Settings, setup
+from typing import TYPE_CHECKING as _TYPE_CHECKING
 
-# The decorators of higher layers load on first use, so that `import fastmango` (and a project's settings
-# module) stays at the cost of the core: the CLI reads settings before it imports a whole app.
-_LAZY = {"tool": "fastmango.ai.functions", "task": "fastmango.tasks", "TaskContext": "fastmango.tasks"}
+from fastmango.__about__ import __version__
+from fastmango.core.errors import ImproperlyConfigured, ProblemError
+from fastmango.core.settings import Settings
+
+if _TYPE_CHECKING:
+    from fastmango.ai.functions import tool
+    from fastmango.core.app import FastMango
+    from fastmango.core.setup import setup
+    from fastmango.tasks import TaskContext, task
+
+# The app (FastAPI) and the decorators of higher layers load on first use, so that `import fastmango` (and a
+# project's settings module) stays at the cost of settings: the dev reloader reads them without the app.
+_LAZY = {
+    "FastMango": "fastmango.core.app",
+    "setup": "fastmango.core.setup",
+    "tool": "fastmango.ai.functions",
+    "task": "fastmango.tasks",
+    "TaskContext": "fastmango.tasks",
+}
 
 
 def __getattr__(name: str) -> object:

@@ -1,6 +1,7 @@
 """Core: settings, the app factory, plugins, errors (RFC 9457), logging and project discovery."""
 
-from fastmango.core.app import FastMango
+from typing import TYPE_CHECKING as _TYPE_CHECKING
+
 from fastmango.core.errors import (
     FastMangoError,
     ImproperlyConfigured,
@@ -10,10 +11,36 @@ from fastmango.core.errors import (
 )
 from fastmango.core.logging import configure_logging, request_id_var
 from fastmango.core.plugins import BasePlugin, Plugin
-from fastmango.core.problems import ProblemResponse, problem
 from fastmango.core.project import Project, find_project
 from fastmango.core.settings import Settings
-from fastmango.core.setup import setup
+
+if _TYPE_CHECKING:
+    from fastmango.core.app import FastMango
+    from fastmango.core.problems import ProblemResponse, problem
+    from fastmango.core.setup import setup
+
+# FastAPI loads with the app, on first use: settings and errors are enough for the CLI and a settings module.
+_LAZY = {
+    "FastMango": "fastmango.core.app",
+    "ProblemResponse": "fastmango.core.problems",
+    "problem": "fastmango.core.problems",
+    "setup": "fastmango.core.setup",
+}
+
+
+def __getattr__(name: str) -> object:
+    if name in _LAZY:
+        import importlib
+
+        value = getattr(importlib.import_module(_LAZY[name]), name)
+        globals()[name] = value
+        return value
+    raise AttributeError(f"module 'fastmango.core' has no attribute {name!r}")
+
+
+def __dir__() -> list[str]:
+    return sorted(__all__)
+
 
 __all__ = [
     "BasePlugin",
