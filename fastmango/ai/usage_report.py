@@ -5,17 +5,18 @@ from __future__ import annotations
 import datetime
 import re
 from collections import defaultdict
-from typing import Any
+from typing import Any, Literal, get_args
 
 from fastapi import APIRouter, Depends, Query
 from pydantic_core import to_jsonable_python
 
 from fastmango.ai.metering import UsageRecord, flush_usage
+from fastmango.api.filters import BadQueryParameter
 from fastmango.auth.dependencies import require_staff
-from fastmango.core.errors import ProblemError
 from fastmango.core.problems import problem_responses
 
-GROUPS = ("model", "agent", "tool", "user", "route", "day")
+Group = Literal["model", "agent", "tool", "user", "route", "day"]
+GROUPS: tuple[str, ...] = get_args(Group)
 COLUMNS = (
     "requests",
     "input_tokens",
@@ -30,19 +31,25 @@ COLUMNS = (
 
 
 def parse_time(value: str | None, *, now: datetime.datetime | None = None) -> datetime.datetime | None:
-    """``24h``, ``7d``, ``30m`` (that long ago) or an ISO date/datetime (UTC when naive)."""
+    """``24h``, ``7d``, ``30m`` (that long ago) or an ISO date/datetime (UTC when naive), as a UTC datetime.
+
+    Raises:
+        ValueError: neither, or a moment before the year 1 or after 9999 in UTC (``99999999d``).
+    """
     if not value:
         return None
     now = now or datetime.datetime.now(datetime.UTC)
-    match = re.fullmatch(r"(\d+)([mhd])", value.strip())
-    if match:
-        amount, unit = int(match[1]), match[2]
-        return now - datetime.timedelta(**{{"m": "minutes", "h": "hours", "d": "days"}[unit]: amount})
+    match = re.fullmatch(r"(\d{1,12})([mhd])", value.strip())
     try:
+        if match:
+            amount, unit = int(match[1]), match[2]
+            return now - datetime.timedelta(**{{"m": "minutes", "h": "hours", "d": "days"}[unit]: amount})
         moment = datetime.datetime.fromisoformat(value)
+        return (moment if moment.tzinfo else moment.replace(tzinfo=datetime.UTC)).astimezone(datetime.UTC)
+    except OverflowError:
+        raise ValueError(f"{value!r} is before the year 1 or after 9999") from None
     except ValueError:
         raise ValueError(f"{value!r} is neither a duration (24h, 7d) nor a date (2025-01-31)") from None
-    return moment if moment.tzinfo else moment.replace(tzinfo=datetime.UTC)
 
 
 def _percentile(values: list[float], fraction: float) -> float | None:
@@ -134,10 +141,13 @@ router = APIRouter(prefix="/ai", tags=["ai"])
 async def usage_endpoint(
     since: str | None = Query("24h", description="24h, 7d or a date"),
     until: str | None = Query(None, description="A date"),
-    by: str = Query("model", description="|".join(GROUPS)),
+    by: Group = Query("model", description="What each row of the report groups."),
 ) -> dict[str, Any]:
     """AI usage per model, agent, tool, user, route or day (staff only)."""
-    try:
-        return await usage_report(parse_time(since), parse_time(until), by)
-    except ValueError as exc:
-        raise ProblemError(400, str(exc)) from None
+    moments = {}
+    for name, value in (("since", since), ("until", until)):
+        try:
+            moments[name] = parse_time(value)
+        except ValueError as exc:
+            raise BadQueryParameter(name, f"{name}: {exc}.") from None
+    return await usage_report(moments["since"], moments["until"], by)

@@ -13,6 +13,7 @@ from fastmango.ai.usage_report import usage_report
 from fastmango.cli.ai_usage import render
 from fastmango.testing import capture_queries
 from tests.ai.conftest import make_user
+from tests.ai.test_openai_wire import login
 
 
 @pytest.fixture
@@ -44,3 +45,30 @@ async def test_by_user_shows_usernames_read_in_one_query(usage: None) -> None:
     assert len([q for q in queries.selects if "auth_user" in q]) == 1  # one query for every user, not one each
     first_column = [line.split()[0] for line in render(report, "table").splitlines()]
     assert first_column == ["user", f"#{gone.id}", "-", "ann", "bob", "TOTAL"]
+
+
+@pytest.mark.parametrize("since", ["99999999d", "999999999999h", "0001-01-01T00:00:00+05:00", "yesterday"])
+async def test_an_unusable_since_is_a_400_naming_the_parameter(
+    usage: None, client: httpx.AsyncClient, since: str
+) -> None:
+    staff = await make_user("boss")
+    staff.is_staff = True
+    await staff.save()
+    response = await client.get("/ai/usage", params={"since": since}, headers=await login(client, "boss"))
+    assert response.status_code == 400, response.text
+    assert response.headers["content-type"] == "application/problem+json"
+    assert response.json()["parameter"] == "since" and since in response.json()["detail"]
+
+
+async def test_by_is_an_enum_and_a_bad_one_is_a_422_naming_the_query_parameter(
+    app: FastMango, usage: None, client: httpx.AsyncClient
+) -> None:
+    [by] = [p for p in app.openapi()["paths"]["/ai/usage"]["get"]["parameters"] if p["name"] == "by"]
+    assert by["schema"]["enum"] == ["model", "agent", "tool", "user", "route", "day"]
+    staff = await make_user("boss")
+    staff.is_staff = True
+    await staff.save()
+    response = await client.get("/ai/usage?by=colour", headers=await login(client, "boss"))
+    assert response.status_code == 422, response.text
+    assert response.json()["errors"][0]["loc"] == ["query", "by"]
+    assert "--by" not in response.text
