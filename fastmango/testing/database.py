@@ -91,7 +91,8 @@ def project_under_test(rootpath: Path) -> Project | None:
         project = find_project(rootpath)
     except FastMangoError:
         return None
-    if not (project.root / "pyproject.toml").is_file() or project.config.get("test_database", True) is False:
+    # config is empty when only FASTMANGO_APP named the app: no project file here, nothing to take over.
+    if not project.config or project.config.get("test_database", True) is False:
         return None
     return project
 

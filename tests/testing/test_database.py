@@ -8,6 +8,7 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pytest
 from typer.testing import CliRunner
 
 from fastmango.cli import app
@@ -74,7 +75,11 @@ def test_each_test_starts_from_the_migrated_test_database(tmp_path: Path) -> Non
     assert not list(Path(os.environ.get("TMPDIR", "/tmp")).glob("shop-test-*"))  # and removed it at the end
 
 
-def test_pytest_outside_a_project_changes_nothing(tmp_path: Path) -> None:
+def test_pytest_outside_a_project_changes_nothing(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     assert project_under_test(tmp_path) is None
+    (tmp_path / "pyproject.toml").write_text('[project]\nname = "x"\n')
+    monkeypatch.setenv("FASTMANGO_APP", "x.app:app")  # a shell that names an app is not a project to take over
+    assert project_under_test(tmp_path) is None
+    monkeypatch.delenv("FASTMANGO_APP")
     (tmp_path / "pyproject.toml").write_text('[tool.fastmango]\napp = "x.app:app"\ntest_database = false\n')
     assert project_under_test(tmp_path) is None
