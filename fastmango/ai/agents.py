@@ -186,6 +186,18 @@ def agents() -> list[AgentSpec]:
     return [_agents[name] for name in sorted(_agents)]
 
 
+async def close_http_clients(settings: Any) -> None:
+    """Close the HTTP connections the models of the agents built for ``settings`` opened to their providers (the
+    AI plugin does it when the app stops). A later run opens new ones."""
+    for spec in list(_agents.values()):
+        model: Any = getattr(spec._built.get(id(settings)), "model", None)
+        if hasattr(model, "__aenter__"):
+            # Pydantic AI closes the client a provider made itself when the model's context ends; runs do not
+            # enter it, so each one would otherwise leave its connections open.
+            async with model:
+                pass
+
+
 def use_agent(name: str) -> Callable[..., Any]:
     """A FastAPI dependency: the agent ``name`` bound to the request's user (anonymous allowed)."""
 

@@ -49,6 +49,11 @@ class AIPlugin(BasePlugin):
 
     async def shutdown(self, app: FastMango) -> None:
         await meter.flush()  # buffered AI usage records
+        from fastmango.ai.agents import close_http_clients
+        from fastmango.ai.response_cache import close_stores
+
+        await close_stores()  # their Redis connections belong to this event loop
+        await close_http_clients(app.settings)
         if self._stack is not None:
             await self._stack.aclose()
             self._stack = None

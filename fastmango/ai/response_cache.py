@@ -38,6 +38,9 @@ class MemoryCacheStore:
     async def set(self, key: str, value: str, ttl: float) -> None:
         self._items[key] = (time.monotonic() + ttl, value)
 
+    async def aclose(self) -> None:
+        """Nothing to release: the entries stay for the process's next app."""
+
     async def clear(self, prefix: str = PREFIX) -> int:
         keys = [key for key in self._items if key.startswith(prefix)]
         for key in keys:
@@ -77,6 +80,15 @@ class RedisCacheStore:
             count += await client.delete(key)
         return count
 
+    async def aclose(self) -> None:
+        """Close the connections of this event loop's client (the next use opens new ones)."""
+        import asyncio
+
+        client, loop = self._client, self._loop
+        self._client = self._loop = None
+        if client is not None and loop is asyncio.get_running_loop():
+            await client.aclose()
+
 
 _stores: dict[str | None, Any] = {}
 
@@ -87,6 +99,12 @@ def cache_store(settings: Any) -> Any:
     if url not in _stores:
         _stores[url] = RedisCacheStore(url) if url else MemoryCacheStore()
     return _stores[url]
+
+
+async def close_stores() -> None:
+    """Close the Redis connections of every cache store (the AI plugin does it when the app stops)."""
+    for store in list(_stores.values()):
+        await store.aclose()
 
 
 async def clear_cache(settings: Any, agent: str | None = None) -> int:

@@ -8,6 +8,7 @@ from fastapi import Depends
 
 from fastmango import FastMango, ImproperlyConfigured
 from fastmango.ai import agent, expose_model, use_agent
+from fastmango.ai.agents import get_agent
 from fastmango.auth import CurrentUser
 from fastmango.testing import app_client
 from tests.ai.conftest import PASSWORD, build_app, make_user, seed_books
@@ -59,6 +60,8 @@ async def test_an_agent_calls_tools_over_the_openai_wire(tmp_path: object) -> No
     tool_message = next(m for m in second["messages"] if m["role"] == "tool")
     assert '"title":"Dune"' in tool_message["content"].replace(" ", "")
     assert server.headers[0]["authorization"] == "Bearer sk-test-secret"
+    openai_client = get_agent("support").build(app.settings).model.client
+    assert openai_client.is_closed()  # stopping the app closed its connections to the provider
 
 
 @pytest.mark.parametrize(

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import AsyncIterator
 
 import pytest
 
@@ -17,13 +17,13 @@ pytestmark = pytest.mark.usefixtures("usage")
 
 
 @pytest.fixture(params=["memory", "redis"])
-def backend(request: pytest.FixtureRequest, app: FastMango) -> Iterator[str]:
-    """The app's settings on the in-memory store, or on the real Redis (DB 15)."""
+async def backend(request: pytest.FixtureRequest, app: FastMango) -> AsyncIterator[str]:
+    """The app's settings on the in-memory store, or on the real Redis (the test database of ``redis_url``)."""
     if request.param == "redis":
-        url = str(request.getfixturevalue("redis_url")).rsplit("/", 1)[0] + "/15"
-        app.settings.redis_url = url
+        app.settings.redis_url = str(request.getfixturevalue("redis_url"))
     response_cache._stores.clear()
     yield request.param
+    await response_cache.close_stores()  # the app may still be running: its stores' connections end here
     response_cache._stores.clear()
 
 

@@ -42,7 +42,7 @@ def make_settings(tmp_path: Path, redis_url: str | None = None, **overrides: Any
         "database_url": f"sqlite:///{tmp_path}/tasks.sqlite3",
         "redis_url": redis_url,
         "task_queue_name": f"fm-test:{uuid.uuid4().hex[:10]}",
-        "secret_key": "s" * 48,
+        "secret_key": "s" * 64,  # long enough for every algorithm, HS512 included (RFC 7518 section 3.2)
         "password_argon2_time_cost": 1,
         "password_argon2_memory_kib": 1024,
     }

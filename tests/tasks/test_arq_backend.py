@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
+import warnings
 from pathlib import Path
 from uuid import uuid4
 
@@ -107,6 +108,24 @@ async def test_a_job_cancelled_by_a_stopping_worker_is_requeued_for_the_next(arq
         assert await job.result(timeout=5) == key
         info = await job.info()
     assert info is not None and info.attempt == 1  # the interrupted attempt did not count
+
+
+async def test_a_stopped_worker_closes_its_redis_pool_without_deprecated_calls(
+    arq_harness: Harness, redis_url: str
+) -> None:
+    async with arq_harness.run(tasks=[counted]):
+        job = await counted.enqueue(n=1)
+        assert await job.result(timeout=10) == 1
+        [worker] = arq_harness.workers
+        with warnings.catch_warnings(record=True) as caught:
+            warnings.simplefilter("always")
+            await arq_harness.stop_workers()
+        assert [str(w.message) for w in caught] == []  # arq's own close() calls redis-py's deprecated close()
+        client = redis_client(redis_url)
+        try:
+            assert not await client.exists(worker.health_check_key)  # the worker cleaned up after itself
+        finally:
+            await client.aclose()
 
 
 async def test_enqueue_fails_clearly_when_redis_is_unreachable(tmp_path: Path) -> None:

@@ -1,0 +1,35 @@
+"""The AI plugin's lifetime: what an app opens for its agents, it closes when it stops."""
+
+from __future__ import annotations
+
+import gc
+import warnings
+from pathlib import Path
+
+from sqlmodel import SQLModel
+
+from fastmango.ai import agent, response_cache
+from fastmango.ai.response_cache import clear_cache
+from fastmango.testing import app_client
+from tests.ai.conftest import build_app
+from tests.ai.test_metering import scripted
+
+
+async def test_stopping_the_app_closes_the_response_caches_redis_connections(tmp_path: Path, redis_url: str) -> None:
+    app = build_app(f"sqlite:///{tmp_path}/cache.sqlite3", redis_url=redis_url)
+    response_cache._stores.clear()
+    model, calls = scripted("ok")
+    cached = agent("cached", model=model, cache_ttl=60)
+    async with app_client(app):
+        async with app.state.database.engine.begin() as conn:
+            await conn.run_sync(SQLModel.metadata.create_all, tables=[SQLModel.metadata.tables["ai_usage"]])
+        await clear_cache(app.settings, "cached")
+        await cached.bind(app=app).run("hi")
+        await cached.bind(app=app).run("hi")
+        assert calls[0] == 1  # the second run was answered from Redis
+        await clear_cache(app.settings, "cached")
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        response_cache._stores.clear()  # the stores go: a connection still open would say so now
+        gc.collect()
+    assert [str(w.message) for w in caught if "unclosed" in str(w.message)] == []
