@@ -58,9 +58,10 @@ class Unavailable:
         elif scope["type"] == "websocket":
             await send({"type": "websocket.close", "code": 1011, "reason": self.detail[:120]})
         else:
-            from fastmango.core.problems import ProblemResponse
+            from fastmango.core.problems import ProblemResponse, problem_type
 
-            body = {"type": "about:blank", "title": self.title, "status": 503, "detail": self.detail}
+            kind = problem_type("service-unavailable")
+            body = {"type": kind, "title": self.title, "status": 503, "detail": self.detail}
             body["instance"] = scope.get("path", "/")
             body.update(self.extensions)
             await ProblemResponse(body, status_code=503, headers={"Retry-After": "1"})(scope, receive, send)

@@ -46,6 +46,7 @@ async def test_a_name_error_in_the_app_is_a_503_problem_naming_the_file_line_and
     assert response.status_code == 503
     assert response.headers["content-type"] == "application/problem+json"
     body = response.json()
+    assert body["type"] == "https://fastmango.dev/problems/service-unavailable"
     assert body["title"] == "App cannot load"
     assert body["detail"] == "devproj.app:app cannot load: devproj/app.py:3: NameError: name 'make_app' is not defined"
     assert (body["file"], body["line"]) == ("devproj/app.py", 3)
