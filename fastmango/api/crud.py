@@ -4,25 +4,25 @@ Reads select exactly the columns of the read schema (and of ``select_related`` r
 serialize them to JSON once; no model instances are built and nothing is validated twice.
 """
 
-import datetime
-import decimal
 import inspect
-import re
 from collections.abc import Awaitable, Callable, Sequence
 from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, Depends, Path, Query, Request, Response, status
 from pydantic import BaseModel
+from starlette.convertors import Convertor, register_url_convertor
 
-from fastmango.api.filters import BadQueryParameter, FilterSpec, field_type
+from fastmango.api.bounds import TEXT_PATTERN, integer_bounds, key_adapter, parameter_schema
+from fastmango.api.filters import DEFAULT_MAX_SEARCH_LENGTH, BadQueryParameter, FilterSpec, field_type
 from fastmango.api.pagination import cursor_page_schema, decode_cursor, encode_cursor, page_schema
 from fastmango.api.reads import PreparedReads, row_builder
-from fastmango.api.schemas import integer_bounds, schema_for
+from fastmango.api.schemas import schema_for
 from fastmango.api.serialize import dumps
 from fastmango.auth.dependencies import optional_user, require_permission
 from fastmango.auth.errors import NotAuthenticated, PermissionDenied
 from fastmango.auth.models import User
 from fastmango.core.errors import ProblemError
+from fastmango.core.limits import LIMIT_SETTING
 from fastmango.core.problems import problem_responses
 from fastmango.db.compiler import model_info
 from fastmango.db.query import QuerySet
@@ -41,14 +41,24 @@ PERMISSION_OF = {
 PermissionPolicy = bool | Literal["writes"] | Callable[[User | None, Action], bool | Awaitable[bool]]
 
 
-_PARAMETER_SCHEMAS: dict[type, dict[str, str]] = {
-    int: {"type": "integer"},
-    float: {"type": "number"},
-    bool: {"type": "boolean"},
-    datetime.date: {"type": "string", "format": "date"},
-    datetime.datetime: {"type": "string", "format": "date-time"},
-    decimal.Decimal: {"type": "string", "pattern": r"^-?\d{1,18}(\.\d{1,12})?$"},
-}
+class IntegerKey(Convertor[int]):
+    """``{pk:fastmango_int}``: an integer primary key in a path, at most 20 digits.
+
+    Only integers match, so ``PUT /posts/latest`` is not ``PUT /posts/{pk}`` with a bad ``pk`` (a 401 or 422)
+    but a method the path ``/posts/latest`` does not have (405); and a thousand digits are a 404, not an
+    integer to parse.
+    """
+
+    regex = "-?[0-9]{1,20}"
+
+    def convert(self, value: str) -> int:
+        return int(value)
+
+    def to_string(self, value: int) -> str:
+        return str(int(value))
+
+
+register_url_convertor("fastmango_int", IntegerKey())
 
 
 class CRUDRouter(APIRouter):
@@ -107,6 +117,7 @@ class CRUDRouter(APIRouter):
         self.pagination = pagination
         self.default_limit, self.max_limit = default_limit, max_limit
         self._queryset = queryset
+        self.pk_path = "/{pk:fastmango_int}" if integer_bounds(model, self.info.pk_name) is not None else "/{pk}"
         self._plan_reads()
         for action in actions:
             getattr(self, f"_add_{action}")()
@@ -191,7 +202,7 @@ class CRUDRouter(APIRouter):
         return problem_responses(*statuses, *((401, 403) if guarded else ()))
 
     def _pk_type(self) -> Any:
-        python_type = field_type(self.model, self.info.pk_name)  # type: ignore[arg-type]
+        python_type = field_type(self.model, self.info.pk_name)
         bounds = integer_bounds(self.model, self.info.pk_name)
         if bounds is not None:
             return Annotated[int, Path(ge=bounds[0], le=bounds[1], description="The primary key.")]
@@ -200,28 +211,31 @@ class CRUDRouter(APIRouter):
     def _filter_parameters(self) -> list[dict[str, Any]]:
         parameters = []
         for field in sorted(self.filters.filter_fields):
-            python_type = field_type(self.model, field)  # type: ignore[arg-type]
-            schema = _PARAMETER_SCHEMAS.get(python_type, {"type": "string"})
             parameters.append(
                 {
                     "name": field,
                     "in": "query",
                     "required": False,
-                    "schema": schema,
+                    "schema": parameter_schema(self.model, field),
                     "description": f"Filter on {field}; lookups as {field}__icontains, __in (comma-separated), "
                     "__gte, __lt, __isnull, __year ...",
                 }
             )
         return parameters
 
+    def _filtered(self, request: Request) -> QuerySet[Any]:
+        """The base QuerySet narrowed by the request's filters, search and ordering."""
+        settings = getattr(request.app.state, "settings", None)
+        limit = getattr(settings, "api_max_search_length", DEFAULT_MAX_SEARCH_LENGTH)
+        return self.filters.apply(self.queryset(request), request.query_params, max_search_length=limit)
+
     # -- endpoints --------------------------------------------------------------------------------
     def _add_list(self) -> None:
         cursor_mode = self.pagination == "cursor"
         response_model = cursor_page_schema(self.read_schema) if cursor_mode else page_schema(self.read_schema)
         default_limit, max_limit, pk_name = self.default_limit, self.max_limit, self.info.pk_name
-        pk_type = field_type(self.model, pk_name)  # type: ignore[arg-type]
-        names = "|".join(re.escape(field) for field in self.filters.ordering_fields) or "id"
-        ordering_pattern = f"^-?({names})(,-?({names}))*$"
+        cursor_key = key_adapter(self.model)
+        ordering_pattern = self.filters.ordering_pattern()
 
         async def list_items(
             request: Request,
@@ -236,18 +250,29 @@ class CRUDRouter(APIRouter):
                     description="Comma-separated fields, `-` for descending.",
                 ),
             ] = None,
-            search: Annotated[str | None, Query(description="Case-insensitive text search.")] = None,
+            search: Annotated[
+                str | None,
+                Query(
+                    # The limit is the setting api_max_search_length, enforced by FilterSpec.apply (a 400).
+                    json_schema_extra={"pattern": TEXT_PATTERN, LIMIT_SETTING: "api_max_search_length"},
+                    description="Case-insensitive text search.",
+                ),
+            ] = None,
         ) -> Response:
             prepared = self.prepared
-            unfiltered = prepared is not None and all(key in PAGE_PARAMETERS for key in request.query_params)
+            params = request.query_params
+            unfiltered = prepared is not None and all(key in PAGE_PARAMETERS for key in params)
             if cursor_mode:
-                if ordering:
+                # Parameters of the other pagination mode are refused, never ignored.
+                if "offset" in params:
+                    raise BadQueryParameter("offset", "This endpoint pages with cursors: pass `cursor`, not `offset`.")
+                if "ordering" in params:
                     raise BadQueryParameter("ordering", "Cursor pages are ordered by primary key; drop `ordering`.")
-                after = decode_cursor(cursor, pk_type) if cursor is not None else None
+                after = decode_cursor(cursor, cursor_key) if cursor is not None else None
                 if unfiltered and prepared is not None:
                     items = await prepared.cursor_page(limit + 1, after)
                 else:
-                    queryset = self.filters.apply(self.queryset(request), request.query_params).order_by(pk_name)
+                    queryset = self._filtered(request).order_by(pk_name)
                     if after is not None:
                         queryset = queryset.filter(**{f"{pk_name}__gt": after})
                     items = await self.read_rows(queryset[: limit + 1])
@@ -255,10 +280,12 @@ class CRUDRouter(APIRouter):
                 return Response(
                     dumps({"items": items[:limit], "next": following, "limit": limit}), media_type="application/json"
                 )
+            if "cursor" in params:
+                raise BadQueryParameter("cursor", "This endpoint pages with `limit` and `offset`, not cursors.")
             if unfiltered and prepared is not None and not ordering:
                 items, total = await prepared.offset_page(limit, offset)
             else:
-                queryset = self.filters.apply(self.queryset(request), request.query_params)
+                queryset = self._filtered(request)
                 total = await queryset.count()
                 items = await self.read_rows(queryset[offset : offset + limit])
             payload = {"items": items, "total": total, "limit": limit, "offset": offset}
@@ -291,7 +318,7 @@ class CRUDRouter(APIRouter):
             return Response(dumps(await self.read_one(request, pk)), media_type="application/json")
 
         self.add_api_route(
-            "/{pk}",
+            self.pk_path,
             get_item,
             methods=["GET"],
             operation_id=f"{self.table}_get",
@@ -341,7 +368,7 @@ class CRUDRouter(APIRouter):
 
     def _add_update(self) -> None:
         self.add_api_route(
-            "/{pk}",
+            self.pk_path,
             self._write("update", self.update_schema, partial=True),
             methods=["PATCH"],
             operation_id=f"{self.table}_update",
@@ -353,7 +380,7 @@ class CRUDRouter(APIRouter):
 
     def _add_replace(self) -> None:
         self.add_api_route(
-            "/{pk}",
+            self.pk_path,
             self._write("replace", self.create_schema, partial=False),
             methods=["PUT"],
             operation_id=f"{self.table}_replace",
@@ -372,7 +399,7 @@ class CRUDRouter(APIRouter):
             return Response(status_code=status.HTTP_204_NO_CONTENT)
 
         self.add_api_route(
-            "/{pk}",
+            self.pk_path,
             delete_item,
             methods=["DELETE"],
             status_code=status.HTTP_204_NO_CONTENT,

@@ -5,19 +5,21 @@
     queryset = spec.apply(Book.objects.all(), request.query_params)
 
 ``?author__name__icontains=tol&published__gte=2020-01-01&id__in=1,2,3&search=ring&ordering=-published,title``.
-A parameter that names no whitelisted field, an unknown lookup or a value of the wrong type is a 400
-problem naming the parameter: never a 500, never silently ignored.
+A parameter that names no whitelisted field, an unknown lookup, a value of the wrong type or one its column
+cannot hold (out of range, a NUL in text: :mod:`fastmango.api.bounds`) is a 400 problem naming the parameter:
+never a 500, never silently ignored.
 """
 
 from __future__ import annotations
 
 import datetime
+import re
 from collections.abc import Iterable, Mapping, Sequence
-from functools import cache
-from typing import Any
+from typing import Annotated, Any
 
-from pydantic import TypeAdapter, ValidationError
+from pydantic import Field, TypeAdapter, ValidationError
 
+from fastmango.api.bounds import TEXT_PATTERN, is_utc, python_type, transform_adapter, value_adapter
 from fastmango.core.errors import ProblemError
 from fastmango.core.problems import problem_type
 from fastmango.db.compiler import model_info
@@ -42,36 +44,31 @@ class BadQueryParameter(ProblemError):
         )
 
 
-def _column(model: type[Any], path: str) -> Any:
-    parts = path.split("__")
-    info = model_info(model)
-    for part in parts[:-1]:
-        info = model_info(info.relations[part].mapper.class_)
-    name = info.pk_name if parts[-1] == "pk" else parts[-1]
-    return info.mapper.columns[name]
+#: Values a ``__in`` filter takes at most (each is a bound parameter of the statement).
+MAX_LIST_VALUES = 1000
+#: Characters of a ``?search=`` term, unless the caller says otherwise (CRUD routers use the setting
+#: ``api_max_search_length``): the term is matched with ``ILIKE '%term%'``, whose cost grows with its length.
+DEFAULT_MAX_SEARCH_LENGTH = 200
+_TEXT_LOOKUPS = frozenset({"contains", "icontains", "startswith", "istartswith", "endswith", "iendswith", "iexact"})
 
 
-@cache
 def is_utc_column(model: type[Any], path: str) -> bool:
     """Whether the column a ``relation__field`` path ends at stores UTC datetimes (every ``datetime`` field)."""
-    from fastmango.db.types import UTCDateTime
-
-    return isinstance(_column(model, path).type, UTCDateTime)
+    return is_utc(model, path)
 
 
-@cache
 def field_type(model: type[Any], path: str) -> type[Any]:
     """The Python type of the column a ``relation__field`` path ends at."""
-    column = _column(model, path)
-    try:
-        return column.type.python_type  # type: ignore[no-any-return]
-    except NotImplementedError:
-        return str
+    return python_type(model, path)
 
 
-@cache
-def _adapter(python_type: type[Any]) -> TypeAdapter[Any]:
-    return TypeAdapter(python_type)
+_BOOL = TypeAdapter(bool)
+_TEXT = TypeAdapter(Annotated[str, Field(pattern=TEXT_PATTERN)])
+_OUT_OF_RANGE = frozenset({"greater_than", "greater_than_equal", "less_than", "less_than_equal"})
+_TEXT_REASONS = {
+    "string_pattern_mismatch": "it contains a NUL character",
+    "string_unicode": "it is not valid Unicode text",
+}
 
 
 class FilterSpec:
@@ -95,8 +92,20 @@ class FilterSpec:
         self.ordering_fields = list(ordering_fields)
         self.default_ordering = tuple(default_ordering) or (model_info(model).pk_name,)
 
-    def apply(self, queryset: QuerySet[Any], params: Mapping[str, str] | Iterable[tuple[str, str]]) -> QuerySet[Any]:
-        """``queryset`` filtered, searched and ordered by the query parameters."""
+    def apply(
+        self,
+        queryset: QuerySet[Any],
+        params: Mapping[str, str] | Iterable[tuple[str, str]],
+        *,
+        max_search_length: int = DEFAULT_MAX_SEARCH_LENGTH,
+    ) -> QuerySet[Any]:
+        """``queryset`` filtered, searched and ordered by the query parameters.
+
+        Args:
+            queryset: The QuerySet to narrow.
+            params: The query parameters (``request.query_params`` or ``(key, value)`` pairs).
+            max_search_length: The longest ``search`` term accepted; a longer one is a 400.
+        """
         items = list(params.items()) if isinstance(params, Mapping) else list(params)
         conditions = []
         for key, raw in items:
@@ -110,7 +119,11 @@ class FilterSpec:
             if not self.search_fields:
                 raise BadQueryParameter("search", "This endpoint has no search.")
             term = search[-1].strip()
-            queryset = queryset.filter(self._search(term))
+            if len(term) > max_search_length:
+                raise BadQueryParameter(
+                    "search", f"The search term has {len(term)} characters; at most {max_search_length} are searched."
+                )
+            queryset = queryset.filter(self._search(self._convert("search", term, str, adapter=_TEXT)))
         ordering = [raw for key, raw in items if key == "ordering"]
         return queryset.order_by(*self.parse_ordering(ordering[-1] if ordering else None))
 
@@ -121,65 +134,91 @@ class FilterSpec:
             condition = part if index == 0 else condition | part
         return condition
 
+    def ordering_pattern(self) -> str:
+        """The pattern of an ``ordering`` value (the OpenAPI document publishes it): empty, or fields."""
+        names = "|".join(re.escape(field) for field in self.ordering_fields) or re.escape(
+            model_info(self.model).pk_name
+        )
+        return f"^(-?({names})(,-?({names}))*)?$"
+
     def parse_ordering(self, raw: str | None) -> tuple[str, ...]:
-        """``"-published,title"`` checked against ``ordering_fields``; the primary key breaks ties."""
-        if raw is None or not raw.strip():
+        """``"-published,title"`` checked against ``ordering_fields``; the primary key breaks ties.
+
+        An empty value is the default ordering; anything else must be comma-separated fields, each with an
+        optional ``-``, as :meth:`ordering_pattern` says.
+        """
+        if not raw:
             return self.default_ordering
-        fields = [item.strip() for item in raw.split(",") if item.strip()]
+        fields = raw.split(",")
         for item in fields:
-            if item.lstrip("-") not in self.ordering_fields:
+            if item.removeprefix("-") not in self.ordering_fields:
                 allowed = ", ".join(self.ordering_fields) or "none"
-                raise BadQueryParameter("ordering", f"Cannot order by {item.lstrip('-')!r}; allowed: {allowed}.")
+                raise BadQueryParameter(
+                    "ordering", f"Cannot order by {item.removeprefix('-')!r}; allowed: {allowed} (comma-separated)."
+                )
         pk = model_info(self.model).pk_name
         if not any(item.lstrip("-") in (pk, "pk") for item in fields):
             fields.append(pk)
         return tuple(fields)
 
     def parse_value(self, key: str, raw: str) -> Any:
-        """The typed value of filter parameter ``key`` (``published__year`` -> int, ``id__in`` -> list)."""
+        """The typed value of filter parameter ``key`` (``published__year`` -> int, ``id__in`` -> list).
+
+        The value is checked against the column's bounds (:mod:`fastmango.api.bounds`): a value it cannot hold
+        (``author_id=2147483648`` for an ``INTEGER``, a NUL in text) is a 400 naming the parameter.
+        """
         field = next((f for f in self.filter_fields if key == f or key.startswith(f + "__")), None)
         if field is None:
             allowed = ", ".join(sorted(self.filter_fields)) or "none"
             raise BadQueryParameter(key, f"Unknown filter {key!r}; this endpoint filters on: {allowed}.")
-        parts = [part for part in key[len(field) :].split("__") if part]
+        parts = key[len(field) + 2 :].split("__") if key != field else []
         for index, part in enumerate(parts):
             if part in TRANSFORMS or (part in LOOKUPS and index == len(parts) - 1):
                 continue
             known = ", ".join([*LOOKUPS, *TRANSFORMS])
-            raise BadQueryParameter(key, f"Unknown lookup {part!r} in {key!r}; lookups are: {known}.")
+            name = f"{part!r}" if part else "''"
+            raise BadQueryParameter(key, f"Unknown lookup {name} in {key!r}; lookups are: {known}.")
         transforms = [part for part in parts if part in TRANSFORMS]
         lookup = parts[-1] if parts and parts[-1] in LOOKUPS else "exact"
-        column_type = field_type(self.model, field)  # type: ignore[arg-type]
+        column_type = field_type(self.model, field)
         if transforms and column_type not in (datetime.date, datetime.datetime):
             raise BadQueryParameter(key, f"{transforms[0]} applies to dates; {field!r} is not a date.")
-        python_type: type[Any] = int if transforms else column_type
         if lookup == "isnull":
-            return self._convert(key, raw, bool)
+            return self._convert(key, raw, bool, adapter=_BOOL)
+        adapter = transform_adapter(transforms[-1]) if transforms else value_adapter(self.model, field)
+        python_type: type[Any] = int if transforms else column_type
         # A date-time without an offset in a query means UTC, as the column stores it (bodies must give one).
-        utc = python_type is datetime.datetime and is_utc_column(self.model, field)  # type: ignore[arg-type]
+        utc = python_type is datetime.datetime and is_utc_column(self.model, field)
         if lookup in _LIST_LOOKUPS:
-            values = [self._convert(key, item.strip(), python_type, utc) for item in raw.split(",") if item.strip()]
+            items = [item.strip() for item in raw.split(",") if item.strip()]
+            if len(items) > MAX_LIST_VALUES:
+                raise BadQueryParameter(key, f"{key} takes at most {MAX_LIST_VALUES} values; it has {len(items)}.")
+            values = [self._convert(key, item, python_type, utc, adapter=adapter) for item in items]
             if lookup == "range" and len(values) != 2:
                 raise BadQueryParameter(key, f"{key} takes two comma-separated values: low,high.")
             return values
-        if lookup in {"contains", "icontains", "startswith", "istartswith", "endswith", "iendswith", "iexact"}:
-            return raw
-        return self._convert(key, raw, python_type, utc)
+        if lookup in _TEXT_LOOKUPS:
+            return self._convert(key, raw, str, adapter=adapter if python_type is str else _TEXT)
+        return self._convert(key, raw, python_type, utc, adapter=adapter)
 
     @staticmethod
-    def _convert(key: str, raw: str, python_type: type[Any], utc: bool = False) -> Any:
-        if python_type is str:
-            return raw
+    def _convert(key: str, raw: str, python_type: type[Any], utc: bool = False, *, adapter: TypeAdapter[Any]) -> Any:
         try:
-            value = _adapter(python_type).validate_python(raw)  # type: ignore[arg-type]
+            value = adapter.validate_python(raw)
         except ValidationError as exc:
-            expected = {datetime.date: "a date (YYYY-MM-DD)", datetime.datetime: "a date-time (ISO 8601)"}.get(
-                python_type, f"a valid {python_type.__name__}"
-            )
-            reason = exc.errors()[0]["msg"]
-            raise BadQueryParameter(key, f"{key}={raw!r} is not {expected}: {reason}.") from None
-        if isinstance(value, int) and not isinstance(value, bool) and not -(2**63) <= value < 2**63:
-            raise BadQueryParameter(key, f"{key}={raw!r} is out of range.")
+            error = exc.errors()[0]
+            shown = raw if len(raw) <= 100 else raw[:100] + "..."
+            if error["type"] in _OUT_OF_RANGE:
+                problem = f"is out of range: {error['msg']}"
+            elif error["type"] in _TEXT_REASONS:
+                problem = f"cannot be matched: {_TEXT_REASONS[error['type']]}"
+            else:
+                expected = {
+                    datetime.date: "a date (YYYY-MM-DD)",
+                    datetime.datetime: "a date-time (ISO 8601)",
+                }.get(python_type, f"a valid {python_type.__name__}")
+                problem = f"is not {expected}: {error['msg']}"
+            raise BadQueryParameter(key, f"{key}={shown!r} {problem}.") from None
         if utc and isinstance(value, datetime.datetime) and value.tzinfo is None:
             value = value.replace(tzinfo=datetime.UTC)
         return value

@@ -5,47 +5,34 @@
 - ``create``: without the primary key and server-set columns; defaults kept; unknown fields refused.
 - ``update``: every field optional (PATCH semantics: send only what changes).
 
-Integer columns get the bounds of their SQL type, so an out-of-range number is a 422, not a database error.
+Input schemas carry the bounds of each column's SQL type (:mod:`fastmango.api.bounds`: integer range, text
+without NUL or lone surrogates and within its length, decimal digits, UTC date-time range), so a value the
+database would refuse is a 422 naming the field, not a database error; read schemas carry integer ranges.
 """
 
 from __future__ import annotations
 
 import datetime
+import decimal
+import types
 from collections.abc import Sequence
 from functools import cache
-from typing import Annotated, Any, Literal, Optional
+from typing import Annotated, Any, Literal, Optional, Union, get_args, get_origin
 
 from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, create_model
 from pydantic.fields import FieldInfo
-from sqlalchemy import BigInteger, Integer, SmallInteger
 
+from fastmango.api.bounds import constraints, integer_bounds, python_type
 from fastmango.db.compiler import model_info
 from fastmango.db.errors import FieldError
 
 Mode = Literal["read", "create", "update"]
-
-_INT_BOUNDS = [
-    (SmallInteger, 2**15),
-    (BigInteger, 2**63),
-    (Integer, 2**31),
-]
 
 
 def is_write_only(field: FieldInfo) -> bool:
     """Whether a model field must never appear in responses."""
     extra = field.json_schema_extra
     return isinstance(extra, dict) and bool(extra.get("writeOnly"))
-
-
-def integer_bounds(model: type[Any], name: str) -> tuple[int, int] | None:
-    """``(min, max)`` of an integer column's SQL type, or None for other columns."""
-    column = model_info(model).mapper.columns.get(name)
-    if column is None:
-        return None
-    for sql_type, limit in _INT_BOUNDS:
-        if isinstance(column.type, sql_type):
-            return -limit, limit - 1
-    return None
 
 
 def _server_set(model: type[Any], name: str) -> bool:
@@ -56,13 +43,34 @@ def _server_set(model: type[Any], name: str) -> bool:
     return bool(column.primary_key and column.autoincrement in (True, "auto")) or column.server_default is not None
 
 
-def _annotated(model: type[Any], name: str, field: FieldInfo) -> Any:
+def _annotated(model: type[Any], name: str, field: FieldInfo, mode: Mode = "read") -> Any:
     metadata = list(field.metadata)
-    bounds = integer_bounds(model, name)
-    if bounds is not None:
-        metadata.append(Field(ge=bounds[0], le=bounds[1]))
     annotation = _aware(model, name, field.annotation)
+    if mode == "read":
+        bounds = integer_bounds(model, name)
+        if bounds is not None:
+            metadata.append(Field(ge=bounds[0], le=bounds[1]))
+    elif _holds(annotation, python_type(model, name) if name in model_info(model).mapper.columns else None):
+        metadata.extend(constraints(model, name))
     return Annotated[annotation, *metadata] if metadata else annotation
+
+
+_COMPATIBLE: dict[type, set[Any]] = {
+    int: {int},
+    str: {str},
+    datetime.datetime: {datetime.datetime, AwareDatetime},
+    decimal.Decimal: {decimal.Decimal},
+}
+
+
+def _holds(annotation: Any, column_type: type[Any] | None) -> bool:
+    """Whether a field's annotation is (optionally) the plain type its column's bounds apply to."""
+    if column_type is None or column_type not in _COMPATIBLE:
+        return False
+    if get_origin(annotation) in (Union, types.UnionType):
+        members = [arg for arg in get_args(annotation) if arg is not type(None)]
+        annotation = members[0] if len(members) == 1 else None
+    return annotation in _COMPATIBLE[column_type]
 
 
 def _aware(model: type[Any], name: str, annotation: Any) -> Any:
@@ -117,7 +125,7 @@ def _schema_for(
     for name, field in model.model_fields.items():
         if (include is not None and name not in include) or name in exclude:
             continue
-        annotation = _annotated(model, name, field)
+        annotation = _annotated(model, name, field, mode)
         if mode == "read":
             if is_write_only(field):
                 continue

@@ -56,3 +56,22 @@ async def test_aware_values_are_stored_in_utc_and_a_naive_filter_means_utc(clien
     assert (await client.get("/events", params={"when__gte": "2026-01-01T10:00:00"})).json()["total"] == 1
     assert (await client.get("/events", params={"when__gt": "2026-01-01T10:00:00"})).json()["total"] == 0
     assert (await client.get("/events", params={"when__gte": "2026-01-01T11:00:00+02:00"})).json()["total"] == 1
+
+
+@pytest.mark.parametrize("moment", ["0001-01-01T00:00:00+05:00", "9999-12-31T23:00:00-05:00"])
+async def test_a_date_time_outside_utc_years_1_to_9999_is_a_422_in_a_body_and_a_400_in_a_filter(
+    client: httpx.AsyncClient, moment: str
+) -> None:
+    response = await client.post("/events", json={"when": moment})
+    assert response.status_code == 422, response.text
+    assert response.json()["errors"][0]["loc"] == ["body", "when"]
+    created = await client.post("/events", json={"when": "2026-01-01T10:00:00Z"})
+    response = await client.patch(f"/events/{created.json()['id']}", json={"until": moment})
+    assert response.status_code == 422, response.text
+    assert response.json()["errors"][0]["loc"] == ["body", "until"]
+    for parameter in ("when", "when__gte", "when__in"):
+        response = await client.get("/events", params={parameter: moment})
+        assert response.status_code == 400, response.text
+        assert response.json()["parameter"] == parameter and "out of range" in response.json()["detail"]
+    edges = {"when__gte": "0001-01-01T05:00:00+05:00", "when__lte": "9999-12-31T18:59:59-05:00"}
+    assert (await client.get("/events", params=edges)).json()["total"] == 1
