@@ -5,7 +5,7 @@ Nothing here imports Pydantic AI: a basic app starts without it.
 
 from __future__ import annotations
 
-from contextlib import AsyncExitStack
+import asyncio
 from typing import TYPE_CHECKING, Any
 
 from fastmango.ai.agents import state
@@ -25,7 +25,8 @@ class AIPlugin(BasePlugin):
 
     def __init__(self) -> None:
         self._mcp: Any = None
-        self._stack: AsyncExitStack | None = None
+        self._mcp_task: asyncio.Task[None] | None = None
+        self._mcp_stop: asyncio.Event | None = None
 
     def install(self, app: FastMango) -> None:
         check_models(app.settings)
@@ -44,8 +45,22 @@ class AIPlugin(BasePlugin):
 
     async def startup(self, app: FastMango) -> None:
         if self._mcp is not None:
-            self._stack = AsyncExitStack()
-            await self._stack.enter_async_context(self._mcp.session_manager.run())
+            # The session manager's task group must be left in the task that entered it, and the app may stop in
+            # another task than it started in (the worker starts plugins in arq's main task, stops them in its
+            # own): it runs in a task of its own, which startup starts and shutdown ends.
+            started, self._mcp_stop = asyncio.Event(), asyncio.Event()
+            self._mcp_task = asyncio.create_task(self._run_mcp(started, self._mcp_stop), name="fastmango-mcp")
+            waiting = asyncio.ensure_future(started.wait())
+            await asyncio.wait([waiting, self._mcp_task], return_when=asyncio.FIRST_COMPLETED)
+            if not started.is_set():
+                waiting.cancel()
+                task, self._mcp_task = self._mcp_task, None
+                await task  # it ended before it started: its error is the start-up's
+
+    async def _run_mcp(self, started: asyncio.Event, stop: asyncio.Event) -> None:
+        async with self._mcp.session_manager.run():
+            started.set()
+            await stop.wait()
 
     async def shutdown(self, app: FastMango) -> None:
         await meter.flush()  # buffered AI usage records
@@ -54,6 +69,7 @@ class AIPlugin(BasePlugin):
 
         await close_stores()  # their Redis connections belong to this event loop
         await close_http_clients(app.settings)
-        if self._stack is not None:
-            await self._stack.aclose()
-            self._stack = None
+        task, self._mcp_task = self._mcp_task, None
+        if task is not None and self._mcp_stop is not None:
+            self._mcp_stop.set()
+            await task
