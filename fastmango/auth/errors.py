@@ -51,3 +51,19 @@ class TooManyAttempts(ProblemError):
             headers={"Retry-After": str(retry_after)},
             retry_after=retry_after,
         )
+
+
+class AuthUnavailable(ProblemError):
+    """503: the credentials cannot be checked now (the database, which holds revocations, is unreachable).
+
+    A token that cannot be checked is never let through unchecked.
+    """
+
+    def __init__(self, retry_after: int = 5) -> None:
+        super().__init__(
+            503,
+            "Credentials cannot be checked right now; try again shortly.",
+            title="Service unavailable",
+            type=problem_type("service-unavailable"),
+            headers={"Retry-After": str(retry_after)},
+        )

@@ -5,7 +5,7 @@ from __future__ import annotations
 from starlette.types import ASGIApp, Receive, Scope, Send
 
 from fastmango.auth.backend import AnonymousUser, AuthBackend
-from fastmango.auth.errors import NotAuthenticated
+from fastmango.auth.errors import AuthUnavailable, NotAuthenticated
 
 COOKIE_NAME = "fastmango_access"
 
@@ -31,7 +31,7 @@ class AuthenticationMiddleware:
     """Resolves the user once per request, for code that does not use the auth dependencies.
 
     An invalid token leaves the user anonymous and records the reason in ``request.state.auth_error``;
-    the ``CurrentUser`` dependency turns it into a 401.
+    the ``CurrentUser`` dependency turns it into a 401 (a 503 when the token could not be checked).
     """
 
     def __init__(self, app: ASGIApp, backend: AuthBackend) -> None:
@@ -48,7 +48,7 @@ class AuthenticationMiddleware:
         if token is not None:
             try:
                 authenticated = await self.backend.authenticate(token)
-            except NotAuthenticated as exc:
+            except (NotAuthenticated, AuthUnavailable) as exc:
                 state["auth_error"] = exc
             else:
                 state["user"], state["auth_claims"] = authenticated.user, authenticated.claims

@@ -5,9 +5,8 @@ from __future__ import annotations
 import datetime
 from typing import Annotated
 
-from fastapi import APIRouter, Depends, Request, Response, status
-from fastapi.security import OAuth2PasswordRequestForm
-from pydantic import BaseModel
+from fastapi import APIRouter, Form, Request, Response, status
+from pydantic import BaseModel, Field
 
 from fastmango.auth.backend import AuthBackend
 from fastmango.auth.dependencies import CurrentUser
@@ -18,7 +17,13 @@ from fastmango.core.problems import problem_responses
 
 router = APIRouter(prefix="/auth", tags=["auth"])
 
-_ERRORS = problem_responses(401, 429)
+_ERRORS = problem_responses(401, 429, 503)
+#: ``auth_user.username`` holds 150 characters; a longer name is refused (422) before any work.
+MAX_USERNAME_LENGTH = 150
+#: Longer passwords are refused (422): hashing one costs time in proportion to its length.
+MAX_PASSWORD_LENGTH = 4096
+#: Far more than any token fastmango issues (about 300 characters).
+MAX_TOKEN_LENGTH = 4096
 
 
 class TokenResponse(BaseModel):
@@ -31,11 +36,11 @@ class TokenResponse(BaseModel):
 
 
 class RefreshRequest(BaseModel):
-    refresh_token: str
+    refresh_token: str = Field(max_length=MAX_TOKEN_LENGTH)
 
 
 class LogoutRequest(BaseModel):
-    refresh_token: str | None = None
+    refresh_token: str | None = Field(None, max_length=MAX_TOKEN_LENGTH)
 
 
 class Me(BaseModel):
@@ -64,13 +69,15 @@ def _tokens(pair: TokenPair) -> TokenResponse:
 async def token(
     request: Request,
     response: Response,
-    form: Annotated[OAuth2PasswordRequestForm, Depends()],
+    username: Annotated[str, Form(max_length=MAX_USERNAME_LENGTH)],
+    password: Annotated[str, Form(max_length=MAX_PASSWORD_LENGTH, json_schema_extra={"format": "password"})],
+    grant_type: Annotated[str | None, Form(pattern="^password$")] = None,  # OAuth2's, optional as in FastAPI's form
     cookie: bool = False,
 ) -> TokenResponse:
     """Log in with a username and password (OAuth2 password form). ``?cookie=true`` also sets the access
     token as an HttpOnly cookie for browser clients."""
-    address = request.client.host if request.client else None
-    _, pair = await _backend(request).login(form.username, form.password, address)
+    backend = _backend(request)
+    _, pair = await backend.login(username, password, backend.addresses.of(request.scope))
     if cookie:
         settings = request.app.settings
         secure = settings.auth_cookie_secure if settings.auth_cookie_secure is not None else settings.env != "dev"

@@ -5,6 +5,7 @@ from __future__ import annotations
 import datetime
 import hashlib
 import hmac
+import re
 import uuid
 from dataclasses import dataclass
 from typing import Any, Literal
@@ -16,6 +17,11 @@ from fastmango.core.settings import Settings
 
 TokenType = Literal["access", "refresh"]
 _REQUIRED = ["exp", "iat", "jti", "sub", "type", "ver"]
+#: ``auth_user.id`` is a 32-bit integer column; a larger ``sub`` names no user (and would not fit a query).
+MAX_USER_ID = 2**31 - 1
+_SUB = re.compile(r"[1-9][0-9]{0,9}")
+_ID = re.compile(r"[0-9a-f]{32}")  # jti and fam: uuid4().hex
+_VERSION = re.compile(r"[0-9a-f]{0,64}")
 
 
 @dataclass(frozen=True)
@@ -28,11 +34,17 @@ class TokenClaims:
     issued_at: datetime.datetime
     expires_at: datetime.datetime
     version: str = ""
+    family: str = ""
 
     @property
     def user_id(self) -> int:
         """The user id the token was issued to."""
         return int(self.sub)
+
+    @property
+    def session(self) -> str:
+        """The id under which the whole session (the login and every token refreshed from it) is revoked."""
+        return f"family:{self.family or self.jti}"
 
 
 @dataclass(frozen=True)
@@ -70,9 +82,17 @@ class TokenService:
         return hmac.new(self._key.encode(), message, hashlib.sha256).hexdigest()[:20]
 
     def issue(
-        self, user_id: int, token_type: TokenType, now: datetime.datetime | None = None, version: str = ""
+        self,
+        user_id: int,
+        token_type: TokenType,
+        now: datetime.datetime | None = None,
+        version: str = "",
+        family: str | None = None,
     ) -> tuple[str, TokenClaims]:
-        """A signed token of ``token_type`` for ``user_id``, and its claims."""
+        """A signed token of ``token_type`` for ``user_id``, and its claims.
+
+        ``family`` is the session the token belongs to (``fam``): a login starts one, a refresh keeps it.
+        """
         # JWT times are whole seconds; truncate so that the claims returned equal those a verifier reads.
         now = (now or datetime.datetime.now(datetime.UTC)).replace(microsecond=0)
         ttl = self.access_ttl if token_type == "access" else self.refresh_ttl
@@ -83,6 +103,7 @@ class TokenService:
             issued_at=now,
             expires_at=now + ttl,
             version=version,
+            family=family or uuid.uuid4().hex,
         )
         payload = {
             "sub": claims.sub,
@@ -91,13 +112,15 @@ class TokenService:
             "iat": int(now.timestamp()),
             "exp": int(claims.expires_at.timestamp()),
             "ver": version,
+            "fam": claims.family,
         }
         return jwt.encode(payload, self._key, algorithm=self.algorithm), claims
 
-    def issue_pair(self, user_id: int, version: str = "") -> TokenPair:
-        """A new access token and refresh token."""
-        access, access_claims = self.issue(user_id, "access", version=version)
-        refresh, refresh_claims = self.issue(user_id, "refresh", version=version)
+    def issue_pair(self, user_id: int, version: str = "", family: str | None = None) -> TokenPair:
+        """A new access token and refresh token of one session (``family``; a new one when None)."""
+        family = family or uuid.uuid4().hex
+        access, access_claims = self.issue(user_id, "access", version=version, family=family)
+        refresh, refresh_claims = self.issue(user_id, "refresh", version=version, family=family)
         return TokenPair(access, refresh, int(self.access_ttl.total_seconds()), access_claims, refresh_claims)
 
     def verify(self, token: str, expected_type: TokenType) -> TokenClaims:
@@ -105,7 +128,8 @@ class TokenService:
 
         Raises:
             NotAuthenticated: the token is expired, malformed, wrongly signed, uses another algorithm
-                (``none`` included), lacks a claim or is of the wrong type.
+                (``none`` included), lacks a claim, is of the wrong type, or has a claim out of bounds (a
+                lifetime longer than its type's, a ``sub`` that is not a user id): signed with the key or not.
         """
         try:
             payload: dict[str, Any] = jwt.decode(
@@ -113,18 +137,42 @@ class TokenService:
             )
         except jwt.ExpiredSignatureError:
             raise NotAuthenticated("The token has expired; refresh it or log in again.") from None
-        except jwt.InvalidTokenError:
+        except (jwt.InvalidTokenError, ValueError):  # ValueError: text that is no UTF-8 (a lone surrogate)
             raise NotAuthenticated("The token is not valid.") from None
         if payload.get("type") != expected_type:
             raise NotAuthenticated(f"This is not {'an access' if expected_type == 'access' else 'a refresh'} token.")
-        try:
-            return TokenClaims(
-                sub=str(int(payload["sub"])),
-                jti=str(payload["jti"]),
-                type=expected_type,
-                issued_at=datetime.datetime.fromtimestamp(int(payload["iat"]), datetime.UTC),
-                expires_at=datetime.datetime.fromtimestamp(int(payload["exp"]), datetime.UTC),
-                version=str(payload["ver"]),
-            )
-        except (TypeError, ValueError):
-            raise NotAuthenticated("The token is not valid.") from None
+        ttl = self.access_ttl if expected_type == "access" else self.refresh_ttl
+        issued, expires = payload["iat"], payload["exp"]
+        sub, jti, version, family = payload["sub"], payload["jti"], payload["ver"], payload.get("fam", "")
+        if not (
+            _whole_seconds(issued)
+            and _whole_seconds(expires)
+            and 0 <= expires - issued <= ttl.total_seconds()
+            and isinstance(sub, str)
+            and _SUB.fullmatch(sub)
+            and int(sub) <= MAX_USER_ID
+            and isinstance(jti, str)
+            and _ID.fullmatch(jti)
+            and isinstance(version, str)
+            and _VERSION.fullmatch(version)
+            and isinstance(family, str)
+            and (family == "" or _ID.fullmatch(family))
+        ):
+            raise NotAuthenticated("The token is not valid.")
+        return TokenClaims(
+            sub=sub,
+            jti=jti,
+            type=expected_type,
+            issued_at=datetime.datetime.fromtimestamp(issued, datetime.UTC),
+            expires_at=datetime.datetime.fromtimestamp(expires, datetime.UTC),
+            version=version,
+            family=family,
+        )
+
+
+def _whole_seconds(value: Any) -> bool:
+    """A JWT time fastmango issues: an integer (not a bool) from 1970 to 9999."""
+    return type(value) is int and 0 <= value <= _MAX_TIMESTAMP
+
+
+_MAX_TIMESTAMP = int(datetime.datetime(9999, 12, 31, tzinfo=datetime.UTC).timestamp())

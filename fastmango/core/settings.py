@@ -11,14 +11,16 @@ every field can also be set as ``FASTMANGO_<NAME>``.
 
 from __future__ import annotations
 
+import ipaddress
+import json
 import os
 import re
 from pathlib import Path
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 from urllib.parse import urlsplit, urlunsplit
 
 from pydantic import AliasChoices, BaseModel, Field, SecretStr, ValidationError, field_validator, model_validator
-from pydantic_settings import BaseSettings, SettingsConfigDict
+from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
 from fastmango.core.errors import ImproperlyConfigured
 
@@ -101,6 +103,12 @@ class Settings(BaseSettings):
     database_echo: bool = Field(False, validation_alias=_aliases("database_echo"))
     database_pool_size: int = Field(10, ge=1, validation_alias=_aliases("database_pool_size"))
     redis_url: str | None = Field(None, validation_alias=_aliases("redis_url", "REDIS_URL"))
+    redis_socket_timeout: float = Field(
+        2.0,
+        gt=0,
+        validation_alias=_aliases("redis_socket_timeout"),
+        description="Seconds a Redis connect or command may take before it counts as Redis being down.",
+    )
     log_level: str = Field("INFO", validation_alias=_aliases("log_level"))
     log_format: Literal["auto", "text", "json"] = Field(
         "auto", validation_alias=_aliases("log_format"), description="auto: text in dev, JSON elsewhere."
@@ -115,9 +123,41 @@ class Settings(BaseSettings):
         "HS256", validation_alias=_aliases("auth_jwt_algorithm"), description="The only algorithm tokens may use."
     )
     auth_login_max_failures: int = Field(
-        5, ge=1, validation_alias=_aliases("auth_login_max_failures"), description="Per username and per address."
+        5,
+        ge=1,
+        validation_alias=_aliases("auth_login_max_failures"),
+        description="Failed logins per username from one client address (docs/auth.md: rate limiting).",
+    )
+    auth_login_max_failures_per_address: int = Field(
+        50,
+        ge=1,
+        validation_alias=_aliases("auth_login_max_failures_per_address"),
+        description="Failed logins from one client address, every username together (shared addresses, NAT).",
+    )
+    auth_login_max_failures_per_user: int = Field(
+        100,
+        ge=1,
+        validation_alias=_aliases("auth_login_max_failures_per_user"),
+        description="Failed logins per username from every address together (distributed guessing).",
     )
     auth_login_window_seconds: int = Field(300, ge=1, validation_alias=_aliases("auth_login_window_seconds"))
+    auth_login_max_tracked: int = Field(
+        100_000,
+        ge=100,
+        validation_alias=_aliases("auth_login_max_tracked"),
+        description="Counters the in-process login limiter keeps at most (the oldest go first).",
+    )
+    auth_revocation_cache_seconds: int = Field(
+        30,
+        ge=0,
+        validation_alias=_aliases("auth_revocation_cache_seconds"),
+        description="Seconds Redis may remember that a token is not revoked (0: ask the database every time).",
+    )
+    forwarded_allow_ips: Annotated[list[str], NoDecode] = Field(
+        default_factory=list,
+        validation_alias=_aliases("forwarded_allow_ips", "FORWARDED_ALLOW_IPS"),
+        description="Proxies (IPs or networks) whose X-Forwarded-For is believed; none by default.",
+    )
     auth_cookie_secure: bool | None = Field(
         None, validation_alias=_aliases("auth_cookie_secure"), description="Defaults to on outside dev."
     )
@@ -178,6 +218,23 @@ class Settings(BaseSettings):
     @classmethod
     def _normalize_database_url(cls, value: str) -> str:
         return normalize_database_url(value)
+
+    @field_validator("forwarded_allow_ips", mode="before")
+    @classmethod
+    def _parse_forwarded_allow_ips(cls, value: Any) -> Any:
+        # uvicorn's FORWARDED_ALLOW_IPS form: "10.0.0.1,10.1.0.0/16" (a JSON list works too).
+        if isinstance(value, str):
+            value = json.loads(value) if value.strip().startswith("[") else value.split(",")
+        if not isinstance(value, list):
+            return value
+        entries = [str(item).strip() for item in value if str(item).strip()]
+        for entry in entries:
+            if entry != "*":
+                try:
+                    ipaddress.ip_network(entry, strict=False)
+                except ValueError:
+                    raise ValueError(f"has {entry!r}, which is not an IP address, a network or *") from None
+        return entries
 
     @field_validator("log_level")
     @classmethod

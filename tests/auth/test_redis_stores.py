@@ -1,17 +1,25 @@
-"""With REDIS_URL set, revocations and login failures live in Redis, shared by every app process."""
+"""With REDIS_URL set, login failures live in Redis and revocations are cached there, shared by every process.
+
+Revocations stay in the database: a Redis that restarts empty, or is down, never lets a revoked token back in.
+"""
 
 from __future__ import annotations
 
 import httpx
+import jwt
 from sqlmodel import SQLModel
 
 from fastmango import FastMango
 from fastmango.auth import User
 from fastmango.auth.ratelimit import RedisLoginLimiter
-from fastmango.auth.revocation import RedisRevocationStore
+from fastmango.auth.revocation import RedisRevocationCache
 from fastmango.core.redis import redis_client
 from fastmango.testing import app_client
 from tests.auth.conftest import AUTH_TABLES, PASSWORD, bearer, login, make_settings
+
+
+def tokens_jti(token: str) -> str:
+    return str(jwt.decode(token, options={"verify_signature": False})["jti"])
 
 
 async def flush(redis_url: str) -> None:
@@ -24,7 +32,7 @@ async def test_logout_revokes_in_redis_and_two_apps_share_it(redis_url: str) -> 
     await flush(redis_url)
     settings = make_settings("sqlite:///:memory:", redis_url=redis_url)
     first = FastMango(settings=settings, configure_logging=False)
-    assert isinstance(first.state.auth.revoked, RedisRevocationStore)
+    assert isinstance(first.state.auth.revoked.cache, RedisRevocationCache)
     assert isinstance(first.state.auth.limiter, RedisLoginLimiter)
     async with app_client(first) as client:
         async with first.state.database.engine.begin() as conn:
@@ -36,9 +44,10 @@ async def test_logout_revokes_in_redis_and_two_apps_share_it(redis_url: str) -> 
         revoked = await client.get("/auth/me", headers=bearer(tokens["access_token"]))
         assert revoked.status_code == 401
         assert "revoked" in revoked.json()["detail"]
-        keys = await first.state.auth.revoked._redis.keys("fastmango:auth:revoked:*")
-        assert len(keys) == 1
-        ttl = await first.state.auth.revoked._redis.ttl(keys[0])
+        cache = first.state.auth.revoked.cache._redis
+        keys = await cache.keys("fastmango:auth:revoked:*")
+        assert {await cache.get(key) for key in keys} == {"1"}  # the token and its session
+        ttl = await cache.ttl(f"fastmango:auth:revoked:{tokens_jti(tokens['access_token'])}")
         assert 0 < ttl <= 15 * 60 + 1
 
 

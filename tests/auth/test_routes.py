@@ -170,7 +170,8 @@ async def test_failed_logins_are_rate_limited_per_username(database_url: str) ->
 
 
 async def test_failed_logins_are_rate_limited_per_address(database_url: str) -> None:
-    app = FastMango(settings=make_settings(database_url, auth_login_max_failures=2), configure_logging=False)
+    settings = make_settings(database_url, auth_login_max_failures_per_address=2)
+    app = FastMango(settings=settings, configure_logging=False)
     async with app_client(app) as client:
         from sqlmodel import SQLModel
 
@@ -235,3 +236,76 @@ async def test_parallel_wrong_passwords_cannot_slip_under_the_limit(database_url
 
 async def test_a_nul_byte_in_the_username_is_just_a_failed_login(client: httpx.AsyncClient) -> None:
     assert_unauthorized(await login(client, "al\x00ice", "x"))
+
+
+@pytest.mark.parametrize("claims", [{"exp": 10**30}, {"sub": str(2**31)}, {"sub": 2**31}, {"sub": "1.0"}], ids=repr)
+async def test_a_signed_token_with_claims_out_of_bounds_is_a_401_problem(
+    client: httpx.AsyncClient, claims: dict[str, object]
+) -> None:
+    import datetime
+
+    import jwt
+
+    await User.objects.create_user("ada", password=PASSWORD)
+    now = int(datetime.datetime.now(datetime.UTC).timestamp())
+    payload = {"sub": "1", "jti": "0" * 32, "type": "access", "iat": now, "exp": now + 60, "ver": ""} | claims
+    key = make_settings("sqlite://").secret_key.get_secret_value()
+    token = jwt.encode(payload, key, algorithm="HS256")
+    assert_unauthorized(await client.get("/whoami", headers=bearer(token)))
+    refresh = jwt.encode(payload | {"type": "refresh"}, key, algorithm="HS256")
+    assert_unauthorized(await client.post("/auth/refresh", json={"refresh_token": refresh}))
+
+
+@pytest.mark.parametrize("token", ["\\ud800", "a.\\udfff.b", "x" * 5000])
+async def test_a_refresh_token_that_is_no_token_is_refused_without_a_500(client: httpx.AsyncClient, token: str) -> None:
+    body = '{"refresh_token": "' + token + '"}'  # JSON escapes: a lone surrogate, which httpx would not encode
+    response = await client.post("/auth/refresh", content=body, headers={"content-type": "application/json"})
+    assert response.status_code in (401, 422), response.text
+    assert response.headers["content-type"] == "application/problem+json"
+
+
+async def test_reusing_a_refresh_token_revokes_every_token_refreshed_from_it(
+    client: httpx.AsyncClient, caplog: pytest.LogCaptureFixture
+) -> None:
+    import logging
+
+    await User.objects.create_user("ada", password=PASSWORD)
+    other_session = await tokens_for(client, "ada")
+    first = await tokens_for(client, "ada")
+    second = (await client.post("/auth/refresh", json={"refresh_token": first["refresh_token"]})).json()
+    third = (await client.post("/auth/refresh", json={"refresh_token": second["refresh_token"]})).json()
+    with caplog.at_level(logging.WARNING, logger="fastmango.security"):
+        assert_unauthorized(await client.post("/auth/refresh", json={"refresh_token": first["refresh_token"]}))
+    # The thief's and the owner's descendants alike: the session is over.
+    assert_unauthorized(await client.post("/auth/refresh", json={"refresh_token": third["refresh_token"]}))
+    assert_unauthorized(await client.get("/whoami", headers=bearer(third["access_token"])))
+    assert_unauthorized(await client.get("/whoami", headers=bearer(second["access_token"])))
+    # Other sessions of the user go on, and a new login works.
+    assert (await client.get("/whoami", headers=bearer(other_session["access_token"]))).status_code == 200
+    assert (
+        await client.post("/auth/refresh", json={"refresh_token": other_session["refresh_token"]})
+    ).status_code == 200
+    await tokens_for(client, "ada")
+    events = [r for r in caplog.records if r.name == "fastmango.security"]
+    assert len(events) == 1
+    assert events[0].__dict__["event"] == "refresh_token_reuse"
+    logged = events[0].getMessage() + repr(vars(events[0]))
+    for tokens in (first, second, third):
+        for token in (tokens["access_token"], tokens["refresh_token"]):
+            assert token not in logged and token.split(".")[2] not in logged
+
+
+async def test_a_descendant_issued_before_the_reuse_is_refused_too(client: httpx.AsyncClient) -> None:
+    await User.objects.create_user("ada", password=PASSWORD)
+    first = await tokens_for(client, "ada")
+    second = (await client.post("/auth/refresh", json={"refresh_token": first["refresh_token"]})).json()
+    assert_unauthorized(await client.post("/auth/refresh", json={"refresh_token": first["refresh_token"]}))
+    assert_unauthorized(await client.post("/auth/refresh", json={"refresh_token": second["refresh_token"]}))
+
+
+async def test_logout_with_the_access_token_alone_ends_the_session(client: httpx.AsyncClient) -> None:
+    await User.objects.create_user("ada", password=PASSWORD)
+    tokens = await tokens_for(client, "ada")
+    renewed = (await client.post("/auth/refresh", json={"refresh_token": tokens["refresh_token"]})).json()
+    assert (await client.post("/auth/logout", headers=bearer(renewed["access_token"]))).status_code == 204
+    assert_unauthorized(await client.post("/auth/refresh", json={"refresh_token": renewed["refresh_token"]}))

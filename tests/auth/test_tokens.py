@@ -75,3 +75,61 @@ def test_expired_token_says_so() -> None:
     token, _ = service().issue(1, "access", now=past)
     with pytest.raises(NotAuthenticated, match="expired"):
         service().verify(token, "access")
+
+
+def signed(**claims: object) -> str:
+    now = int(datetime.datetime.now(datetime.UTC).timestamp())
+    payload = {"sub": "1", "jti": "0" * 32, "type": "access", "iat": now, "exp": now + 600, "ver": ""} | claims
+    return jwt.encode(payload, KEY, algorithm="HS256")
+
+
+@pytest.mark.parametrize(
+    "claims",
+    [
+        {"exp": 10**30},
+        {"exp": 2**63},
+        {"exp": 1e12},
+        {"exp": True},
+        {"iat": -(10**30)},
+        {"iat": 1.5},
+        {"sub": str(2**31)},
+        {"sub": "99999999999999999999999"},
+        {"sub": "0"},
+        {"sub": "-1"},
+        {"sub": "1_0"},
+        {"sub": " 1"},
+        {"sub": "1.5"},
+        {"sub": "\uff11"},  # a fullwidth digit
+        {"jti": "x" * 65},
+        {"jti": ["a"]},
+        {"ver": {"a": 1}},
+        {"fam": 5},
+        {"fam": "f" * 1000},
+    ],
+    ids=repr,
+)
+def test_a_token_signed_with_the_key_but_with_claims_out_of_bounds_is_refused(claims: dict[str, object]) -> None:
+    with pytest.raises(NotAuthenticated):
+        service().verify(signed(**claims), "access")
+
+
+def test_a_token_living_longer_than_its_type_allows_is_refused() -> None:
+    now = int(datetime.datetime.now(datetime.UTC).timestamp())
+    assert service().verify(signed(iat=now, exp=now + 15 * 60), "access").user_id == 1
+    with pytest.raises(NotAuthenticated):
+        service().verify(signed(iat=now, exp=now + 15 * 60 + 1), "access")
+
+
+@pytest.mark.parametrize("token", ["\ud800", "a.\udfff.b", "\x00" * 10])
+def test_text_that_is_no_token_is_refused(token: str) -> None:
+    with pytest.raises(NotAuthenticated):
+        service().verify(token, "refresh")
+
+
+def test_a_token_without_a_session_claim_is_its_own_session() -> None:
+    token = signed()
+    claims = service().verify(token, "access")
+    assert claims.family == "" and claims.session == f"family:{'0' * 32}"
+    pair = service().issue_pair(1)
+    assert pair.access_claims.family == pair.refresh_claims.family != ""
+    assert service().verify(pair.refresh_token, "refresh").session == pair.access_claims.session
