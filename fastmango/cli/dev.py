@@ -52,7 +52,7 @@ def dev(
             on_started=check_migrations_later(application, project.migrations_dir),
         )
         announce(project, host, port)
-        uvicorn.run(served, host=host, port=port, log_config=None, access_log=False, lifespan="on")
+        uvicorn.run(served, host=host, port=port, log_config=None, access_log=False, lifespan="on", proxy_headers=False)
         return
     # The server imports the app in a child process; importing it here too would double the start-up time,
     # so only the settings are checked here when the project has a settings module.
@@ -74,6 +74,8 @@ def dev(
         log_config=None,
         access_log=False,
         lifespan="on",
+        # X-Forwarded-For is the app's to trust (settings.forwarded_allow_ips); uvicorn would believe 127.0.0.1.
+        proxy_headers=False,
     )
     # A SQLite database is a local file that the server process opens in its start-up (a failure there answers
     # 503 naming it); a database server may well be down, so it is reached from here and stops dev with one line.
