@@ -13,7 +13,7 @@ import pytest
 
 from fastmango.testing import postgres_url_or_skip
 
-_SETTINGS_VARIABLES = ("DATABASE_URL", "REDIS_URL", "SECRET_KEY", "DEBUG", "FASTMANGO_APP")
+_SETTINGS_VARIABLES = ("DATABASE_URL", "REDIS_URL", "SECRET_KEY", "DEBUG", "FASTMANGO_APP", "FORWARDED_ALLOW_IPS")
 
 
 @pytest.fixture(autouse=True)
