@@ -131,8 +131,9 @@ class FastMangoCapability(AbstractCapability[Any]):
             principal = None if self.shared else self._user_id(ctx)
             key = response_cache.response_key(request_context, agent=self._agent(ctx), principal=principal)
             cached = await store.get(key)
-            if cached is not None:
-                response, cost = response_cache.load_response(cached)
+            loaded = response_cache.load_response(cached) if cached is not None else None
+            if loaded is not None:
+                response, cost = loaded
                 self._record(ctx, cache_hit=True, cost_saved=cost, **about)
                 # No provider request was made: the run's usage must not count the cached tokens again.
                 return dataclasses.replace(response, usage=RequestUsage())

@@ -5,6 +5,9 @@ timestamps and run ids), the tool definitions and the output schema, and the use
 ``shared``. A tool result is keyed on the tool, its arguments and the user id. Errors are never stored.
 
 Backends: in memory (default, per process) or Redis when ``REDIS_URL`` is set (``redis`` is imported only then).
+The cache only saves time: while Redis is down or hung, requests go on without it (a lookup is a miss, a store
+is skipped), each Redis command waits at most ``redis_socket_timeout``, and after a failure Redis is left alone
+for a few seconds instead of every request waiting for it; the outage and the recovery are logged once each.
 """
 
 from __future__ import annotations
@@ -15,9 +18,14 @@ import time
 from typing import Any
 
 PREFIX = "fastmango:ai:cache:"
+#: Seconds a Redis command of the cache may take when the settings do not say (``redis_socket_timeout``).
+DEFAULT_SOCKET_TIMEOUT = 2.0
 
-#: Fields that differ between two identical requests (when, which run) and do not change the answer.
-_VOLATILE = frozenset({"timestamp", "run_id", "conversation_id", "provider_response_id", "provider_details", "id"})
+#: Fields that differ between two identical requests (when, which run, what an earlier response cost: a cached one
+#: carries no usage) and do not change the answer.
+_VOLATILE = frozenset(
+    {"timestamp", "run_id", "conversation_id", "provider_response_id", "provider_details", "id", "usage"}
+)
 
 
 class MemoryCacheStore:
@@ -49,10 +57,19 @@ class MemoryCacheStore:
 
 
 class RedisCacheStore:
-    """Entries as Redis strings with an expiry (``SET key value PX ttl``)."""
+    """Entries as Redis strings with an expiry (``SET key value PX ttl``).
 
-    def __init__(self, url: str) -> None:
+    ``get`` and ``set`` never fail because of Redis: while it is unavailable a lookup is a miss and a store is
+    skipped (``outage`` remembers the failure, so the next requests do not wait for Redis again at once).
+    ``clear`` is an operator's command and does raise.
+    """
+
+    def __init__(self, url: str, socket_timeout: float = DEFAULT_SOCKET_TIMEOUT) -> None:
+        from fastmango.core.redis import RedisOutage
+
         self.url = url
+        self.socket_timeout = socket_timeout
+        self.outage = RedisOutage("the AI response and tool caches are skipped until it is back")
         self._client: Any = None
         self._loop: Any = None
 
@@ -63,15 +80,33 @@ class RedisCacheStore:
 
         loop = asyncio.get_running_loop()
         if self._client is None or self._loop is not loop:  # a client belongs to the loop it was made in
-            self._client, self._loop = redis_client(self.url), loop
+            self._client, self._loop = redis_client(self.url, socket_timeout=self.socket_timeout), loop
         return self._client
 
     async def get(self, key: str) -> str | None:
-        value: str | None = await self._redis().get(key)
+        from fastmango.core.redis import redis_errors
+
+        if self.outage.down():
+            return None
+        try:
+            value: str | None = await self._redis().get(key)
+        except redis_errors() as exc:
+            self.outage.failed(exc)
+            return None
+        self.outage.succeeded()
         return value
 
     async def set(self, key: str, value: str, ttl: float) -> None:
-        await self._redis().set(key, value, px=max(1, int(ttl * 1000)))
+        from fastmango.core.redis import redis_errors
+
+        if self.outage.down():
+            return
+        try:
+            await self._redis().set(key, value, px=max(1, int(ttl * 1000)))
+        except redis_errors() as exc:
+            self.outage.failed(exc)
+        else:
+            self.outage.succeeded()
 
     async def clear(self, prefix: str = PREFIX) -> int:
         client = self._redis()
@@ -97,7 +132,8 @@ def cache_store(settings: Any) -> Any:
     """The cache backend of ``settings``: Redis when ``redis_url`` is set, else the process's memory store."""
     url = getattr(settings, "redis_url", None)
     if url not in _stores:
-        _stores[url] = RedisCacheStore(url) if url else MemoryCacheStore()
+        timeout = getattr(settings, "redis_socket_timeout", None) or DEFAULT_SOCKET_TIMEOUT
+        _stores[url] = RedisCacheStore(url, socket_timeout=timeout) if url else MemoryCacheStore()
     return _stores[url]
 
 
@@ -156,8 +192,13 @@ def dump_response(response: Any, cost: float | None) -> str:
     return json.dumps({"response": messages[0], "cost": cost})
 
 
-def load_response(value: str) -> tuple[Any, float | None]:
+def load_response(value: str) -> tuple[Any, float | None] | None:
+    """A stored response and its cost; None for an entry this version cannot read (a miss, not an error)."""
+    from pydantic import ValidationError
     from pydantic_ai.messages import ModelMessagesTypeAdapter
 
-    data = json.loads(value)
-    return ModelMessagesTypeAdapter.validate_python([data["response"]])[0], data.get("cost")
+    try:
+        data = json.loads(value)
+        return ModelMessagesTypeAdapter.validate_python([data["response"]])[0], data.get("cost")
+    except (ValueError, KeyError, TypeError, IndexError, ValidationError):
+        return None

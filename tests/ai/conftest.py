@@ -21,6 +21,7 @@ from tests.auth.conftest import (
     started,
 )
 from tests.db.models import Author, Book
+from tests.faults.servers import redis_server  # noqa: F401  (fixture: a Redis of its own, to hang)
 
 
 @pytest.fixture(autouse=True)
