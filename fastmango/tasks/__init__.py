@@ -13,7 +13,14 @@ await job.result(timeout=10)
 
 from fastmango.tasks.context import TaskContext
 from fastmango.tasks.definition import Task, task
-from fastmango.tasks.errors import JobNotFound, TaskArgumentError, TaskError, TaskFailed, UnknownTask
+from fastmango.tasks.errors import (
+    JobNotFound,
+    TaskArgumentError,
+    TaskError,
+    TaskFailed,
+    TaskQueueUnavailable,
+    UnknownTask,
+)
 from fastmango.tasks.jobs import Job, JobInfo, JobState
 
 __all__ = [
@@ -26,6 +33,7 @@ __all__ = [
     "TaskContext",
     "TaskError",
     "TaskFailed",
+    "TaskQueueUnavailable",
     "UnknownTask",
     "task",
 ]

@@ -4,6 +4,11 @@ Jobs travel as JSON (arq's ``job_serializer``/``job_deserializer``), never pickl
 JSON dict ``Task.enqueue`` validated, passed as the job's single argument. Job history lives next to the
 queue in Redis: ``<queue>:history:job:<id>`` holds a record (JSON, expiring after ``history_ttl``) and the
 sorted set ``<queue>:history:recent:<task>`` the newest ``history_size`` job ids of each task.
+
+Redis down or hung: each command of the app's pool gives up after ``redis_socket_timeout`` seconds, and enqueueing
+or reading the history raises :class:`~fastmango.tasks.errors.TaskQueueUnavailable` (a 503 with ``Retry-After`` in
+a request). After a failure the backend does not try Redis again for a few seconds, so requests meanwhile answer at
+once instead of each waiting the timeout; the outage and the recovery are logged once each.
 """
 
 from __future__ import annotations
@@ -12,7 +17,7 @@ import asyncio
 import contextlib
 import dataclasses
 import logging
-from collections.abc import Awaitable, Callable, Sequence
+from collections.abc import Awaitable, Callable, Iterator, Sequence
 from datetime import UTC, datetime, timedelta
 from typing import TYPE_CHECKING, Any, cast
 
@@ -20,23 +25,24 @@ import orjson
 
 from fastmango.core.errors import ImproperlyConfigured
 from fastmango.core.lazy import require
+from fastmango.core.redis import RedisOutage, redis_errors
 from fastmango.core.settings import Settings, mask_url
 from fastmango.tasks.backends import Backend
 from fastmango.tasks.context import TaskContext
 from fastmango.tasks.cron import CronSchedule
 from fastmango.tasks.definition import Task
-from fastmango.tasks.errors import TaskError, TaskFailed, UnknownTask
+from fastmango.tasks.errors import TaskError, TaskFailed, TaskQueueUnavailable, UnknownTask
 from fastmango.tasks.history import DEFAULT_HISTORY_SIZE, History
 from fastmango.tasks.jobs import JobInfo, JobState
 from fastmango.tasks.runner import run_attempt
 
 require("arq", extra="tasks")  # without arq: MissingDependency naming pip install "fastmango[tasks]"
 
-from arq.connections import ArqRedis, RedisSettings, create_pool  # noqa: E402
+from arq.connections import ArqRedis, RedisSettings  # noqa: E402
 from arq.constants import retry_key_prefix  # noqa: E402
 from arq.cron import CronJob, cron  # noqa: E402
 from arq.worker import Function, Retry, Worker, func  # noqa: E402
-from redis.exceptions import RedisError  # noqa: E402
+from redis.asyncio import ConnectionPool  # noqa: E402
 
 if TYPE_CHECKING:
     from arq.typing import StartupShutdown, WorkerCoroutine
@@ -44,6 +50,8 @@ if TYPE_CHECKING:
 logger = logging.getLogger("fastmango.tasks")
 
 DEFAULT_HISTORY_TTL = timedelta(days=7)
+#: Seconds the record of a job being enqueued lives until the job is in the queue (then ``history_ttl``).
+PROVISIONAL_RECORD_TTL = 60
 #: arq's own limit on an attempt is ours plus this margin, so that our timeout (a retryable failure) fires first.
 TIMEOUT_MARGIN = 10.0
 NO_TIMEOUT = 86400.0
@@ -70,12 +78,18 @@ class RedisHistory(History):
     """Job records in Redis, bounded per task and expiring."""
 
     def __init__(
-        self, redis: Callable[[], Awaitable[ArqRedis]], prefix: str, size: int, ttl: timedelta = DEFAULT_HISTORY_TTL
+        self,
+        redis: Callable[[], Awaitable[ArqRedis]],
+        prefix: str,
+        size: int,
+        ttl: timedelta = DEFAULT_HISTORY_TTL,
+        guard: Callable[[], contextlib.AbstractContextManager[None]] = contextlib.nullcontext,
     ) -> None:
         self._redis = redis
         self.prefix = prefix
         self.size = size
         self.ttl = int(ttl.total_seconds())
+        self._guard = guard  # turns Redis failures into TaskQueueUnavailable (ArqBackend.available)
 
     def _job_key(self, job_id: str) -> str:
         return f"{self.prefix}:job:{job_id}"
@@ -87,11 +101,21 @@ class RedisHistory(History):
     def _tasks_key(self) -> str:
         return f"{self.prefix}:tasks"
 
-    async def save(self, info: JobInfo) -> None:
+    async def save(self, info: JobInfo, ttl: int | None = None) -> None:
+        """Write the record (expiring after ``ttl`` seconds, default ``history_ttl``) and index it."""
+        with self._guard():
+            await self._save(info, ttl)
+
+    async def keep(self, info: JobInfo) -> None:
+        """Let a record saved with a short ``ttl`` live the whole ``history_ttl``."""
+        with self._guard():
+            await (await self._redis()).expire(self._job_key(info.id), self.ttl)
+
+    async def _save(self, info: JobInfo, ttl: int | None = None) -> None:
         redis = await self._redis()
         recent = self._recent_key(info.task)
         async with redis.pipeline(transaction=True) as pipe:
-            pipe.set(self._job_key(info.id), info.model_dump_json(), ex=self.ttl)
+            pipe.set(self._job_key(info.id), info.model_dump_json(), ex=ttl or self.ttl)
             pipe.zadd(recent, {info.id: info.enqueued_at.timestamp()})
             pipe.expire(recent, self.ttl)
             pipe.sadd(self._tasks_key, info.task)
@@ -109,44 +133,50 @@ class RedisHistory(History):
         The record written at enqueue time is replaced (``SET ... GET``); its enqueue time is kept, since arq's
         has only millisecond precision. A job that has no record (a cron run) is also indexed.
         """
-        redis = await self._redis()
-        old = await redis.set(self._job_key(info.id), info.model_dump_json(), ex=self.ttl, get=True)
-        if old is None:
-            await self.save(info)
-            return info
+        with self._guard():
+            redis = await self._redis()
+            old = await redis.set(self._job_key(info.id), info.model_dump_json(), ex=self.ttl, get=True)
+            if old is None:
+                await self._save(info)
+                return info
         return info.model_copy(update={"enqueued_at": JobInfo.model_validate_json(old).enqueued_at})
 
     async def update(self, info: JobInfo) -> None:
         """Replace the record of an indexed job (one command)."""
-        await (await self._redis()).set(self._job_key(info.id), info.model_dump_json(), ex=self.ttl)
+        with self._guard():
+            await (await self._redis()).set(self._job_key(info.id), info.model_dump_json(), ex=self.ttl)
 
     async def discard(self, info: JobInfo) -> None:
         """Forget a job (its enqueue failed)."""
-        redis = await self._redis()
-        async with redis.pipeline(transaction=True) as pipe:
-            pipe.delete(self._job_key(info.id))
-            pipe.zrem(self._recent_key(info.task), info.id)
-            await pipe.execute()
+        with self._guard():
+            redis = await self._redis()
+            async with redis.pipeline(transaction=True) as pipe:
+                pipe.delete(self._job_key(info.id))
+                pipe.zrem(self._recent_key(info.task), info.id)
+                await pipe.execute()
 
     async def get(self, job_id: str) -> JobInfo | None:
-        raw = await (await self._redis()).get(self._job_key(job_id))
+        with self._guard():
+            raw = await (await self._redis()).get(self._job_key(job_id))
         return None if raw is None else JobInfo.model_validate_json(raw)
 
     async def task_names(self) -> set[str]:
-        redis = await self._redis()
-        return {_text(name) for name in await redis.smembers(self._tasks_key)}  # type: ignore[misc]
+        with self._guard():
+            redis = await self._redis()
+            return {_text(name) for name in await redis.smembers(self._tasks_key)}  # type: ignore[misc]
 
     async def records(self, task: str | None = None) -> list[JobInfo]:
-        redis = await self._redis()
         names = [task] if task is not None else sorted(await self.task_names())
         found: list[JobInfo] = []
-        for name in names:
-            ids = await redis.zrange(self._recent_key(name), 0, -1)
-            if not ids:
-                continue
-            for raw in await redis.mget([self._job_key(_text(i)) for i in ids]):
-                if raw is not None:
-                    found.append(JobInfo.model_validate_json(raw))
+        with self._guard():
+            redis = await self._redis()
+            for name in names:
+                ids = await redis.zrange(self._recent_key(name), 0, -1)
+                if not ids:
+                    continue
+                for raw in await redis.mget([self._job_key(_text(i)) for i in ids]):
+                    if raw is not None:
+                        found.append(JobInfo.model_validate_json(raw))
         return found
 
 
@@ -176,45 +206,87 @@ class ArqBackend(Backend):
             raise ImproperlyConfigured(
                 f"REDIS_URL {mask_url(self.url)!r} is not a Redis URL (redis://host:6379/0): {exc}"
             ) from exc
+        self.socket_timeout = settings.redis_socket_timeout
+        #: Seconds the record of a job being enqueued lives until the job is in the queue.
+        self.provisional_ttl = PROVISIONAL_RECORD_TTL
+        self.outage = RedisOutage("enqueueing and the task status API answer 503 until it is back")
         self._pool: ArqRedis | None = None
         self._lock: asyncio.Lock | None = None
-        self.history: RedisHistory = RedisHistory(self.redis, f"{self.queue}:history", history_size, history_ttl)
+        self.history: RedisHistory = RedisHistory(
+            self.redis, f"{self.queue}:history", history_size, history_ttl, guard=self.available
+        )
 
-    async def redis(self, *, retries: int | None = None) -> ArqRedis:
-        """The connection pool, opened on first use.
+    @contextlib.contextmanager
+    def available(self) -> Iterator[None]:
+        """Around Redis commands: a Redis failure raises :class:`TaskQueueUnavailable` (and is remembered, so that
+        for a few seconds the next callers get it at once instead of waiting for Redis again)."""
+        if self.outage.down():
+            raise TaskQueueUnavailable(self._unreachable("it failed a moment ago"))
+        try:
+            yield
+        except TaskQueueUnavailable as exc:
+            if isinstance(exc.__cause__, redis_errors()):  # redis() could not connect
+                self.outage.failed(exc.__cause__)
+            raise
+        except redis_errors() as exc:
+            self.outage.failed(exc)
+            raise TaskQueueUnavailable(self._unreachable(str(exc) or type(exc).__name__)) from exc
+        self.outage.succeeded()
+
+    def _unreachable(self, why: str) -> str:
+        return f"cannot reach Redis at {mask_url(self.url)} for the task queue ({why}); start Redis or check REDIS_URL"
+
+    async def redis(self, *, retries: int = 0) -> ArqRedis:
+        """The connection pool, opened on first use. Its commands give up after ``redis_socket_timeout`` seconds.
 
         Args:
-            retries: Connection attempts after a failed first one, a second apart (default: arq's, 5, each
-                logged as a warning). ``fastmango worker`` passes 0 to fail at once.
+            retries: Connection attempts after a failed first one, a second apart, each logged as a warning
+                (default: none, a request must not wait for Redis to come back).
 
         Raises:
-            ImproperlyConfigured: Redis cannot be reached; the message names the URL (password masked).
+            TaskQueueUnavailable: Redis cannot be reached; the message names the URL (password masked).
         """
         if self._pool is not None:
             return self._pool
         if self._lock is None:
             self._lock = asyncio.Lock()
-        redis_settings = self.redis_settings
-        if retries is not None:
-            redis_settings = dataclasses.replace(redis_settings, conn_retries=retries)
         async with self._lock:
             if self._pool is None:
                 try:
-                    self._pool = await create_pool(
-                        redis_settings,
-                        job_serializer=serialize,
-                        job_deserializer=deserialize,
-                        default_queue_name=self.queue,
-                    )
-                except (OSError, RedisError) as exc:
-                    raise ImproperlyConfigured(
-                        f"cannot reach Redis at {mask_url(self.url)} for the task queue ({exc}); "
-                        "start Redis or check REDIS_URL"
-                    ) from exc
+                    self._pool = await self._connect(retries)
+                except redis_errors() as exc:
+                    raise TaskQueueUnavailable(self._unreachable(str(exc) or type(exc).__name__)) from exc
             return self._pool
 
+    async def _connect(self, retries: int) -> ArqRedis:
+        # arq's create_pool sets no socket timeout: a command to a hung Redis would wait for ever.
+        timeout = self.socket_timeout
+        attempt = 0
+        while True:
+            pool = ArqRedis(
+                ConnectionPool.from_url(self.url, socket_timeout=timeout, socket_connect_timeout=timeout),
+                job_serializer=serialize,
+                job_deserializer=deserialize,
+                default_queue_name=self.queue,
+            )
+            try:
+                await pool.ping()
+                return pool
+            except redis_errors() as exc:
+                await pool.aclose(close_connection_pool=True)
+                if attempt >= retries:
+                    raise
+                attempt += 1
+                logger.warning(
+                    "cannot reach Redis at %s (%s); retry %d of %d", mask_url(self.url), exc, attempt, retries
+                )
+                await asyncio.sleep(1)
+
     async def start(self) -> None:
-        await self.redis()
+        """Connect to Redis; while it is unreachable the app starts all the same (logged once; enqueueing answers
+        503 until Redis is back)."""
+        with contextlib.suppress(TaskQueueUnavailable), self.available():
+            await self.redis()
 
     async def close(self) -> None:
         pool, self._pool = self._pool, None
@@ -224,17 +296,23 @@ class ArqBackend(Backend):
     async def enqueue(self, task: Task[Any], job_id: str, payload: dict[str, Any], run_at: datetime | None) -> None:
         info = JobInfo.queued(task, job_id, payload, run_at)
         # The record goes first: a fast worker could otherwise finish the job before "queued" is written over it.
-        await self.history.save(info)
+        # It expires soon until the job is queued: a hung Redis may still write it after this enqueue gave up
+        # (503), when the record can no longer be discarded, and a job that was never queued must not stay listed.
+        await self.history.save(info, ttl=self.provisional_ttl)
         try:
-            job = await (await self.redis()).enqueue_job(
-                task.name, payload, _job_id=job_id, _queue_name=self.queue, _defer_until=run_at
-            )
+            with self.available():
+                job = await (await self.redis()).enqueue_job(
+                    task.name, payload, _job_id=job_id, _queue_name=self.queue, _defer_until=run_at
+                )
         except BaseException:
             with contextlib.suppress(Exception):
                 await self.history.discard(info)
             raise
         if job is None:
             raise TaskError(f"a job with the id {job_id} is already queued")
+        # The job is queued whatever happens now; a worker writes the record again (to last) when it starts it.
+        with contextlib.suppress(TaskQueueUnavailable):
+            await self.history.keep(info)
 
     def create_worker(
         self,

@@ -4,7 +4,10 @@ from __future__ import annotations
 
 from typing import Any
 
-from fastmango.core.errors import FastMangoError
+from fastmango.core.errors import FastMangoError, ProblemError
+
+#: Seconds a client is told to wait (``Retry-After``) when the task queue is unavailable.
+RETRY_AFTER_SECONDS = 5
 
 
 class TaskError(FastMangoError):
@@ -43,3 +46,26 @@ class JobNotFound(TaskError):
 
 class UnknownTask(TaskError):
     """A job names a task that this process has not registered."""
+
+
+class TaskQueueUnavailable(TaskError, ProblemError):
+    """503: the task queue (Redis) refused the connection or did not answer within ``redis_socket_timeout``.
+
+    Nothing was enqueued (or read). Raised by ``Task.enqueue``, job handles and the history on the arq backend;
+    a request that raises it is answered ``503`` with ``Retry-After`` and a detail that names no host. The message
+    (``str()``: logs, the CLI) names the Redis URL, its password masked, and the cause.
+    """
+
+    def __init__(self, message: str, retry_after: int = RETRY_AFTER_SECONDS) -> None:
+        from fastmango.core.problems import problem_type
+
+        ProblemError.__init__(
+            self,
+            503,
+            f"The task queue is unavailable right now; retry after {retry_after} seconds.",
+            title="Service unavailable",
+            type=problem_type("service-unavailable"),
+            headers={"Retry-After": str(retry_after)},
+            retry_after=retry_after,
+        )
+        self.args = (message,)

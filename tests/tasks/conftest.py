@@ -24,6 +24,7 @@ from fastmango.tasks.backends import Backend
 from fastmango.tasks.definition import _registry, registered_tasks
 from fastmango.testing import app_client
 from tests.db.models import Author, Publisher
+from tests.faults.servers import redis_server  # noqa: F401  (fixture: a Redis of its own, to hang)
 
 FAST_POLL = 0.01
 

@@ -15,9 +15,10 @@ import pytest
 from fastmango import TaskContext, task
 from fastmango.core.errors import ImproperlyConfigured
 from fastmango.core.redis import redis_client
-from fastmango.tasks import JobState
+from fastmango.tasks import JobState, TaskQueueUnavailable
 from fastmango.tasks.arq_backend import ArqBackend, deserialize, serialize
-from tests.tasks.conftest import Harness, make_settings
+from tests.faults.servers import RedisServer, free_port
+from tests.tasks.conftest import Harness, delete_queue_keys, make_settings
 from tests.tasks.test_backends import add, gate, gated, wait_for_state
 
 
@@ -128,17 +129,48 @@ async def test_a_stopped_worker_closes_its_redis_pool_without_deprecated_calls(
             await client.aclose()
 
 
-async def test_enqueue_fails_clearly_when_redis_is_unreachable(tmp_path: Path) -> None:
-    settings = make_settings(tmp_path, "redis://127.0.0.1:1/0")
+async def test_with_redis_down_the_app_starts_and_enqueue_fails_clearly_and_fast(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    settings = make_settings(tmp_path, f"redis://127.0.0.1:{free_port()}/0")
     backend = ArqBackend(settings)
-    backend.redis_settings.conn_retries = 0
     started = time.monotonic()
-    with pytest.raises(
-        ImproperlyConfigured,
-        match=r"cannot reach Redis at redis://127.0.0.1:1/0 for the task queue \(.*\); start Redis or check REDIS_URL",
-    ):
-        await backend.start()
-    assert time.monotonic() - started < 5
+    with caplog.at_level(logging.WARNING):
+        await backend.start()  # logged, not raised: the app serves what does not need the queue
+        for _ in range(3):
+            with pytest.raises(
+                TaskQueueUnavailable,
+                match=r"cannot reach Redis at redis://127.0.0.1:\d+/0 for the task queue \(.*\); start Redis or check",
+            ) as raised:
+                await backend.enqueue(add, uuid4().hex, {"a": 1, "b": 2}, None)
+    assert time.monotonic() - started < 10  # no connection retries a second apart
+    assert (raised.value.status, raised.value.headers) == (503, {"Retry-After": "5"})
+    assert "127.0.0.1" not in (raised.value.detail or "")  # what a client is told names no host
+    assert len([r for r in caplog.records if "Redis is unavailable" in r.getMessage()]) == 1  # once per outage
+
+
+async def test_with_redis_hung_enqueue_gives_up_after_the_socket_timeout_and_recovers(
+    tmp_path: Path, redis_server: RedisServer
+) -> None:
+    settings = make_settings(tmp_path, redis_server.url_of(4), redis_socket_timeout=1.0)
+    backend = ArqBackend(settings)
+    backend.outage.retry_seconds = 0.5  # after a failure, Redis is left alone this long (5 s by default)
+    await backend.start()
+    try:
+        with redis_server.paused():
+            started = time.monotonic()
+            with pytest.raises(TaskQueueUnavailable):
+                await backend.enqueue(add, uuid4().hex, {"a": 1, "b": 2}, None)
+            hung = time.monotonic() - started
+        assert hung < 10  # 1 s socket timeout: not the 30 s+ of a client without one
+        await asyncio.sleep(backend.outage.retry_seconds)
+        job_id = uuid4().hex
+        await backend.enqueue(add, job_id, {"a": 1, "b": 2}, None)  # the same backend, no restart
+        info = await backend.history.get(job_id)
+        assert info is not None and info.state is JobState.queued
+    finally:
+        await backend.close()
+        await delete_queue_keys(redis_server.url_of(4), settings.task_queue_name)
 
 
 def test_a_redis_url_of_another_scheme_is_refused(tmp_path: Path) -> None:
