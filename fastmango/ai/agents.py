@@ -6,9 +6,12 @@ carry the user and the request as ``deps``, so every tool runs with the caller's
 
 from __future__ import annotations
 
+import inspect
 import json
+import logging
 from collections.abc import AsyncIterator, Callable, Sequence
 from dataclasses import dataclass, field
+from http import HTTPStatus
 from typing import Any
 
 from fastapi import Depends, Request
@@ -18,7 +21,9 @@ from fastmango.ai.llm import resolve_model
 from fastmango.ai.registry import Registry, registry
 from fastmango.auth.dependencies import optional_user
 from fastmango.core.errors import FastMangoError, ImproperlyConfigured, ProblemError
-from fastmango.core.problems import problem_type
+from fastmango.core.problems import default_problem_type, problem_type
+
+logger = logging.getLogger("fastmango.ai")
 
 
 class _State:
@@ -112,13 +117,23 @@ class BoundAgent:
     async def events(self, prompt: str, **kwargs: Any) -> AsyncIterator[dict[str, Any]]:
         """The run as events: ``text`` deltas, ``tool_call`` / ``tool_result`` and a final ``output``."""
         from pydantic_ai import AgentRunResultEvent
-        from pydantic_ai.messages import FunctionToolCallEvent, FunctionToolResultEvent, PartDeltaEvent, TextPartDelta
+        from pydantic_ai.messages import (
+            FunctionToolCallEvent,
+            FunctionToolResultEvent,
+            PartDeltaEvent,
+            PartStartEvent,
+            TextPart,
+            TextPartDelta,
+        )
 
         agent = self.agent
         with provider_errors(_system(agent)):
             async with agent.run_stream_events(prompt, deps=self.deps, **kwargs) as stream:
                 async for event in stream:
-                    if isinstance(event, PartDeltaEvent) and isinstance(event.delta, TextPartDelta):
+                    if isinstance(event, PartStartEvent) and isinstance(event.part, TextPart):
+                        if event.part.content:  # a text part starts with its first chunk
+                            yield {"event": "text", "data": event.part.content}
+                    elif isinstance(event, PartDeltaEvent) and isinstance(event.delta, TextPartDelta):
                         yield {"event": "text", "data": event.delta.content_delta}
                     elif isinstance(event, FunctionToolCallEvent):
                         yield {"event": "tool_call", "data": {"tool": event.part.tool_name, "args": event.part.args}}
@@ -128,17 +143,52 @@ class BoundAgent:
                         yield {"event": "output", "data": _jsonable(event.result.output)}
 
     def stream(self, prompt: str, **kwargs: Any) -> Any:
-        """A server-sent events response of :meth:`events`."""
+        """A server-sent events response of :meth:`events`.
+
+        A run that fails once the response has begun (the provider, the database, Redis, a bug) ends the stream
+        with an ``error`` event whose data is the problem document the request would have been answered with
+        (``type``, ``title``, ``status``, ``detail``; no internals outside DEBUG), not with a cut connection.
+        """
         from sse_starlette.sse import EventSourceResponse
 
         async def encoded() -> AsyncIterator[dict[str, str]]:
             try:
                 async for item in self.events(prompt, **kwargs):
                     yield {"event": item["event"], "data": _json(item["data"])}
-            except ProblemError as exc:
-                yield {"event": "error", "data": json.dumps({"status": exc.status, "detail": exc.detail})}
+            except Exception as exc:
+                yield {"event": "error", "data": _json(await self._problem_of(exc))}
 
         return EventSourceResponse(encoded())
+
+    async def _problem_of(self, exc: Exception) -> dict[str, Any]:
+        """The problem document of ``exc``: what the app's exception handlers answer for it over HTTP."""
+        request = self.deps.request
+        handlers: dict[Any, Any] = getattr(self.deps.app, "exception_handlers", None) or {}
+        handler = next((handlers[cls] for cls in type(exc).__mro__ if cls in handlers), None)
+        if request is not None and handler is not None:
+            try:
+                response = handler(request, exc)
+                if inspect.isawaitable(response):
+                    response = await response
+                document = json.loads(response.body)
+                if isinstance(document, dict) and "status" in document:
+                    return document
+            except Exception:
+                logger.exception("the error handler of %s failed", type(exc).__name__)
+        if isinstance(exc, ProblemError):
+            return {
+                "type": exc.type or default_problem_type(exc.status),
+                "title": exc.title or _phrase(exc.status),
+                "status": exc.status,
+                "detail": exc.detail,
+            }
+        logger.error("the streamed run of agent %s failed", self.spec.name, exc_info=exc)
+        return {
+            "type": problem_type("internal-error"),
+            "title": "Internal Server Error",
+            "status": 500,
+            "detail": "The agent's run failed unexpectedly; the error is logged on the server.",
+        }
 
 
 _agents: dict[str, AgentSpec] = {}
@@ -273,6 +323,13 @@ class provider_errors:
 def _system(agent: Any) -> str | None:
     """The provider of an agent's model (``openai``), when it says."""
     return getattr(agent.model, "system", None) if not isinstance(agent.model, str) else agent.model.split(":")[0]
+
+
+def _phrase(status: int) -> str:
+    try:
+        return HTTPStatus(status).phrase
+    except ValueError:
+        return "Error"
 
 
 def _provider(model_name: str) -> str:
