@@ -18,6 +18,7 @@ from fastmango.core.plugins import Plugin, load_plugin
 from fastmango.core.problems import document_problems, install_problem_handlers
 from fastmango.core.request_id import RequestIdMiddleware
 from fastmango.core.settings import Settings
+from fastmango.core.unhandled import UnhandledErrorMiddleware
 from fastmango.core.welcome import install_welcome
 
 logger = logging.getLogger("fastmango")
@@ -82,6 +83,8 @@ class FastMango(FastAPI):
             plugin.install(self)
         #: Where the project's own routes begin (after /health and the plugins'): discovered routes go here.
         self.user_routes_start = len(self.router.routes)
+        # Answers what the handlers did not without closing the connection (fastmango.core.unhandled).
+        self.add_middleware(UnhandledErrorMiddleware)
         # Added last, so outermost: plugins' middleware (authentication...) logs with the request id too.
         self.add_middleware(RequestIdMiddleware)
 

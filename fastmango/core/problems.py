@@ -38,6 +38,7 @@ PROBLEM_TYPES: dict[str, tuple[int, str]] = {
     "internal-error": (500, "An unexpected error; quote `request_id` when reporting it."),
     "ai-provider-error": (502, "The AI provider failed or refused the credentials."),
     "service-unavailable": (503, "A service the endpoint needs is not configured or not reachable."),
+    "database-unavailable": (503, "The database is down, hung or out of connections; retry after `Retry-After`."),
     "ai-provider-busy": (503, "The AI provider is rate limiting; retry after `Retry-After` seconds."),
     "ai-provider-timeout": (504, "The AI provider did not answer in time."),
 }
@@ -140,7 +141,9 @@ async def _validation_error(request: Request, exc: Exception) -> ProblemResponse
 
 
 async def _unhandled(request: Request, exc: Exception) -> ProblemResponse:
-    # The middleware has reset the context variable by now; the id stays in the request state.
+    # Called inside RequestIdMiddleware (by UnhandledErrorMiddleware), or outside it by Starlette's outermost
+    # middleware, where the context variable is reset by now; the id stays in the request state.
+    inside = request_id_var.get() is not None
     request_id = getattr(request.state, "request_id", None) or request_id_var.get()
     token = request_id_var.set(request_id)
     try:
@@ -153,8 +156,8 @@ async def _unhandled(request: Request, exc: Exception) -> ProblemResponse:
     if settings is not None and settings.debug:
         extensions["traceback"] = traceback.format_exception(exc)
         detail = f"{type(exc).__name__}: {exc}"
-    # This response is sent by Starlette's outermost middleware, outside RequestIdMiddleware: add the header here.
-    headers = {"X-Request-ID": request_id} if request_id else None
+    # Outside RequestIdMiddleware, which adds the header to the responses that pass through it: add it here.
+    headers = {"X-Request-ID": request_id} if request_id and not inside else None
     return problem(request, 500, detail, headers=headers, **extensions)
 
 

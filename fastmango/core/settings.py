@@ -102,6 +102,25 @@ class Settings(BaseSettings):
     )
     database_echo: bool = Field(False, validation_alias=_aliases("database_echo"))
     database_pool_size: int = Field(10, ge=1, validation_alias=_aliases("database_pool_size"))
+    # PostgreSQL outages (docs/security.md: Outages): past these, requests answer 503 instead of waiting.
+    database_connect_timeout: float = Field(
+        5.0,
+        gt=0,
+        validation_alias=_aliases("database_connect_timeout"),
+        description="Seconds to open a PostgreSQL connection (TCP and start-up) before the database counts as down.",
+    )
+    database_pool_timeout: float = Field(
+        5.0,
+        gt=0,
+        validation_alias=_aliases("database_pool_timeout"),
+        description="Seconds a request waits for a free pooled connection.",
+    )
+    database_statement_timeout: float = Field(
+        30.0,
+        ge=0,
+        validation_alias=_aliases("database_statement_timeout"),
+        description="Seconds a PostgreSQL statement may run (its statement_timeout; 0: no limit).",
+    )
     redis_url: str | None = Field(None, validation_alias=_aliases("redis_url", "REDIS_URL"))
     redis_socket_timeout: float = Field(
         2.0,

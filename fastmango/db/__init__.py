@@ -7,6 +7,7 @@ from sqlmodel import Field
 
 from fastmango.db.engine import Database, configure, connect, connected, disconnect, get_database
 from fastmango.db.errors import (
+    DatabaseUnavailable,
     FieldError,
     FieldNotLoaded,
     IntegrityError,
@@ -29,6 +30,7 @@ __all__ = [
     "Avg",
     "Count",
     "Database",
+    "DatabaseUnavailable",
     "F",
     "Field",
     "FieldError",

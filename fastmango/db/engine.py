@@ -21,6 +21,7 @@ from sqlalchemy.pool import NullPool, StaticPool
 from fastmango.core.errors import ImproperlyConfigured
 from fastmango.core.lazy import require
 from fastmango.core.settings import mask_url, normalize_database_url
+from fastmango.db import pg_errors
 
 
 class Database:
@@ -32,7 +33,29 @@ class Database:
         autocommit_engine: The same pool in autocommit mode, for single statements outside ``transaction()``.
     """
 
-    def __init__(self, url: str, *, echo: bool = False, pool_size: int = 10, pooled: bool = True) -> None:
+    def __init__(
+        self,
+        url: str,
+        *,
+        echo: bool = False,
+        pool_size: int = 10,
+        pooled: bool = True,
+        connect_timeout: float = 5.0,
+        pool_timeout: float = 5.0,
+        statement_timeout: float = 30.0,
+    ) -> None:
+        """Create the engine (no I/O).
+
+        Args:
+            url: A SQLite or PostgreSQL URL.
+            echo: Log every statement with its values.
+            pool_size: Connections kept open (as many again may be opened under load).
+            pooled: False: a connection per session, closed after it (tests, where each test has its loop).
+            connect_timeout: Seconds to open a PostgreSQL connection before the database counts as down.
+            pool_timeout: Seconds to wait for a free pooled connection.
+            statement_timeout: Seconds a PostgreSQL statement may run (the server's ``statement_timeout``; the
+                client gives up a second later, when the server does not answer at all). 0: no limit.
+        """
         try:
             self.url = normalize_database_url(url)
         except ValueError as exc:
@@ -49,11 +72,19 @@ class Database:
             # A connection per session, closed after it: nothing outlives the event loop that opened it.
             options.update(poolclass=NullPool)
         elif self.dialect == "postgresql":
-            options.update(pool_size=pool_size, max_overflow=pool_size, pool_pre_ping=False)
+            # No pre-ping (a round trip per checkout): pg_errors replaces connections the driver knows are closed,
+            # and invalidates the pool when one fails.
+            options.update(pool_size=pool_size, max_overflow=pool_size, pool_pre_ping=False, pool_timeout=pool_timeout)
         elif memory:
             # One shared connection, or every session would see its own empty in-memory database.
             options.update(poolclass=StaticPool, connect_args={"check_same_thread": False})
+        else:
+            options.update(pool_timeout=pool_timeout)
+        if self.dialect == "postgresql":
+            options["connect_args"] = _postgres_timeouts(connect_timeout, statement_timeout)
         self.engine: AsyncEngine = create_async_engine(self.url, **options)
+        if self.dialect == "postgresql":
+            pg_errors.install(self.engine, hide_values=not echo)
         # On PostgreSQL an autocommit connection reads without BEGIN ... ROLLBACK. On SQLite the driver is put
         # in autocommit mode once per connection and SQLAlchemy emits BEGIN itself (so that savepoints and
         # rollbacks work), except on connections marked as autocommit: switching aiosqlite's isolation level
@@ -98,6 +129,19 @@ class Database:
         await self.engine.dispose()
 
 
+def _postgres_timeouts(connect_timeout: float, statement_timeout: float) -> dict[str, Any]:
+    """asyncpg's connect arguments: its connect timeout, and the statement timeout on the server (which cancels
+    the statement cleanly) with the client's one second later (the server does not answer: it is hung)."""
+    arguments: dict[str, Any] = {"timeout": connect_timeout}
+    if statement_timeout:
+        arguments["server_settings"] = {"statement_timeout": str(max(1, round(statement_timeout * 1000)))}
+        arguments["command_timeout"] = statement_timeout + _CLIENT_GRACE_SECONDS
+    return arguments
+
+
+_CLIENT_GRACE_SECONDS = 1.0
+
+
 def _sqlite_on_connect(dbapi_connection: Any, _record: Any) -> None:
     # The sqlite3 module's own transaction handling never emits BEGIN before SAVEPOINT or SELECT, which breaks
     # nested transactions; turn it off and let _sqlite_on_begin emit BEGIN (SQLAlchemy's documented recipe).
@@ -119,10 +163,14 @@ def _sqlite_on_begin(connection: Any) -> None:
 _database: Database | None = None
 
 
-def configure(url: str | None = None, *, echo: bool = False, pool_size: int = 10, pooled: bool = True) -> Database:
-    """Create the process's database (no I/O). ``url`` defaults to the settings' ``database_url``.
+def configure(
+    url: str | None = None, *, echo: bool = False, pool_size: int = 10, pooled: bool = True, **timeouts: float
+) -> Database:
+    """Create the process's database (no I/O). ``url`` defaults to the settings' ``database_url`` (and the
+    timeouts to the settings' ``database_*_timeout``).
 
     ``pooled=False`` opens a connection per session and closes it after (tests, where each test has its loop).
+    ``timeouts``: ``connect_timeout``, ``pool_timeout``, ``statement_timeout`` (see :class:`Database`).
     """
     global _database
     if url is None:
@@ -130,17 +178,22 @@ def configure(url: str | None = None, *, echo: bool = False, pool_size: int = 10
 
         settings = Settings()
         url, echo, pool_size = settings.database_url, settings.database_echo, settings.database_pool_size
-    _database = Database(url, echo=echo, pool_size=pool_size, pooled=pooled)
+        timeouts = {
+            "connect_timeout": settings.database_connect_timeout,
+            "pool_timeout": settings.database_pool_timeout,
+            "statement_timeout": settings.database_statement_timeout,
+        } | timeouts
+    _database = Database(url, echo=echo, pool_size=pool_size, pooled=pooled, **timeouts)
     return _database
 
 
-async def connect(url: str | None = None, *, echo: bool = False, pool_size: int = 10) -> Database:
+async def connect(url: str | None = None, *, echo: bool = False, pool_size: int = 10, **timeouts: float) -> Database:
     """Configure the database and check that it answers. ``url`` defaults to the settings' ``database_url``.
 
     Raises:
         ImproperlyConfigured: the URL is invalid or the database cannot be reached.
     """
-    database = configure(url, echo=echo, pool_size=pool_size)
+    database = configure(url, echo=echo, pool_size=pool_size, pooled=True, **timeouts)
     try:
         await database.ping()
     except ImproperlyConfigured:

@@ -43,6 +43,19 @@ class TransactionError(FastMangoError):
     """A transaction was used wrongly (for example an operation that needs one ran outside it)."""
 
 
+class DatabaseUnavailable(FastMangoError):
+    """The database cannot be used now: connection refused, a connect, pool or statement timeout, the server gone
+    mid-request. Answered 503 with ``Retry-After``; the request may be retried.
+
+    Attributes:
+        reason: What happened, naming no host, statement or value (``connection refused``, ``statement timeout``).
+    """
+
+    def __init__(self, reason: str) -> None:
+        super().__init__(f"the database is unavailable: {reason}")
+        self.reason = reason
+
+
 class IntegrityError(FastMangoError):
     """The database refused a write: a unique, foreign key, NOT NULL or check constraint.
 
@@ -55,6 +68,7 @@ class IntegrityError(FastMangoError):
         kind: ``unique``, ``foreign_key``, ``not_null``, ``check`` or ``unknown``.
         table: The table of the constraint (for a foreign key, the referencing table), when known.
         columns: Its columns in that table, when known.
+        public_message: The same refusal naming only the fields (no constraint or table), for clients in prod.
     """
 
     def __init__(
@@ -65,12 +79,14 @@ class IntegrityError(FastMangoError):
         kind: str = "unknown",
         table: str | None = None,
         columns: tuple[str, ...] = (),
+        public_message: str | None = None,
     ) -> None:
         super().__init__(message)
         self.constraint = constraint
         self.kind = kind
         self.table = table
         self.columns = columns
+        self.public_message = public_message or "The database refused the write: a constraint does not allow it."
 
 
 _SQLITE_PATTERNS = [
@@ -125,6 +141,7 @@ def integrity_error_from(exc: Any) -> IntegrityError:
         kind=violation.kind,
         table=violation.table,
         columns=violation.columns,
+        public_message=_describe_public(violation),
     )
 
 
@@ -320,6 +337,28 @@ def _describe(v: _Violation) -> str:
         f"{_label(v)} refers to a row of {v.referred.split('.')[0]} that does not exist ({_foreign_key_phrase(v)}). "
         f"Send an existing {v.referred}."
     )
+
+
+def _describe_public(v: _Violation) -> str:
+    """What :func:`_describe` says, naming the fields only: no constraint, table or referenced table."""
+    fields = " and ".join(v.columns)
+    if v.kind == "unique":
+        if not fields:
+            return "Another row already has these values. Send others, or change the existing row."
+        fix = f"another {fields}" if len(v.columns) == 1 else f"other values of {fields}"
+        return f"Another row already has this {fields}. Send {fix}, or change the existing row."
+    if v.kind == "not_null":
+        return f"{fields or 'A field'} may not be null. Send a value for {fields or 'it'}."
+    if v.kind == "check":
+        return "The values break a check of this resource. Send values it accepts."
+    if v.kind != "foreign_key" or v.candidates or not v.columns:
+        return (
+            "The write refers to a row that does not exist, or removes a row that others still refer to. "
+            "Refer only to rows that exist."
+        )
+    if v.incoming:
+        return f"Other rows still refer to this one (by {fields}). Delete or re-point them first."
+    return f"{fields} refers to a row that does not exist. Send an existing one."
 
 
 def _foreign_key_phrase(v: _Violation) -> str:

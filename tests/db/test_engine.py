@@ -58,3 +58,32 @@ async def test_sqlite_enforces_foreign_keys_and_case_sensitive_like() -> None:
     async with fdb.connected("sqlite:///:memory:") as database, database.engine.connect() as conn:
         assert (await conn.execute(text("PRAGMA foreign_keys"))).scalar() == 1
         assert (await conn.execute(text("select 'ABC' LIKE 'abc'"))).scalar() == 0
+
+
+async def test_postgres_statement_timeout_is_set_on_the_server(postgres_url: str) -> None:
+    database = fdb.Database(postgres_url, connect_timeout=2, pool_timeout=2, statement_timeout=3)
+    try:
+        async with database.autocommit_engine.connect() as conn:
+            assert (await conn.execute(text("SHOW statement_timeout"))).scalar() == "3s"
+        assert database.engine.pool.timeout() == 2  # type: ignore[attr-defined]
+    finally:
+        await database.dispose()
+
+
+async def test_no_statement_timeout_leaves_the_servers_own(postgres_url: str) -> None:
+    database = fdb.Database(postgres_url, statement_timeout=0)
+    try:
+        async with database.autocommit_engine.connect() as conn:
+            assert (await conn.execute(text("SHOW statement_timeout"))).scalar() == "0"
+    finally:
+        await database.dispose()
+
+
+async def test_configure_takes_the_timeouts_from_the_settings(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("DATABASE_URL", "postgresql://app@127.0.0.1:1/app")
+    monkeypatch.setenv("FASTMANGO_DATABASE_POOL_TIMEOUT", "1.5")
+    database = fdb.configure()  # no I/O
+    try:
+        assert database.engine.pool.timeout() == 1.5  # type: ignore[attr-defined]
+    finally:
+        await fdb.disconnect()
