@@ -2,7 +2,8 @@
 
 Permissions are checked twice: when the tools are listed for the model, and again when one is called, so a
 model cannot call a tool it was not offered. A tool's own errors become messages to the model: invalid
-arguments a retry prompt, anything else a failed call without the traceback.
+arguments a retry prompt, anything else a failed call saying in words what failed (no traceback, no exception
+class, no statement).
 """
 
 from __future__ import annotations
@@ -19,6 +20,7 @@ from pydantic_ai.toolsets.abstract import ToolsetTool
 from pydantic_ai.toolsets.external import TOOL_SCHEMA_VALIDATOR
 
 from fastmango.ai.context import AgentDeps, ToolContext
+from fastmango.ai.tool_errors import describe_failure
 from fastmango.core.errors import ProblemError
 
 if TYPE_CHECKING:
@@ -75,13 +77,17 @@ class RegistryToolset(AbstractToolset[AgentDeps]):
 
 
 async def run_tool(spec: ToolSpec, context: ToolContext, args: dict[str, Any]) -> Any:
-    """Check permissions, run ``spec`` and turn its errors into what the model should see."""
-    if not await spec.allowed_for(context.user):
-        raise ToolPermissionDenied(f"You may not use the tool {spec.name!r}.")
-    run = context.run
-    if spec.requires_approval and not getattr(run, "tool_call_approved", False):
-        raise ApprovalRequired
+    """Check permissions, run ``spec`` and turn its errors into what the model should see.
+
+    An error the tool did not mean for the model (a database outage, a bug) is described in words
+    (:func:`~fastmango.ai.tool_errors.describe_failure`), never by its class or message, and logged.
+    """
     try:
+        if not await spec.allowed_for(context.user):
+            raise ToolPermissionDenied(f"You may not use the tool {spec.name!r}.")
+        run = context.run
+        if spec.requires_approval and not getattr(run, "tool_call_approved", False):
+            raise ApprovalRequired
         return await spec.call(context, args)
     except ValidationError as exc:
         raise ModelRetry(describe_validation_error(exc)) from None
@@ -93,8 +99,12 @@ async def run_tool(spec: ToolSpec, context: ToolContext, args: dict[str, Any]) -
             raise ModelRetry(exc.detail or exc.title or "Invalid arguments.") from None
         raise ToolFailed(f"{exc.status} {exc.title or ''}: {exc.detail or ''}".strip()) from None
     except Exception as exc:
-        logger.exception("tool %s failed", spec.name)
-        raise ToolFailed(f"The tool {spec.name!r} failed ({type(exc).__name__}).") from None
+        failure = describe_failure(spec.name, exc)
+        if failure.expected:
+            logger.warning("tool %s failed: %s: %s", spec.name, type(exc).__name__, exc)
+        else:
+            logger.exception("tool %s failed", spec.name)
+        raise (ModelRetry if failure.retry else ToolFailed)(failure.message) from None
 
 
 def _user(ctx: RunContext[Any]) -> Any:

@@ -18,6 +18,7 @@ from redis.exceptions import ConnectionError as RedisConnectionError
 
 from fastmango import FastMango
 from fastmango.ai import agent
+from fastmango.db.errors import DatabaseUnavailable
 
 
 async def test_streamed_output_writes_datetimes_as_every_other_response(
@@ -64,8 +65,9 @@ def sse_events(text: str) -> list[tuple[str, Any]]:
         (RuntimeError("secret internals at /srv/app.py line 12"), 500, "internal-error"),
         (ModelHTTPError(500, "openai:gpt-test", {"error": "secret upstream body"}), 502, "ai-provider-error"),
         (RedisConnectionError("Error 111 connecting to 10.0.0.7:6379"), 500, "internal-error"),
+        (DatabaseUnavailable("connection refused to 10.0.0.7:5432"), 503, "database-unavailable"),
     ],
-    ids=["bug", "provider", "redis"],
+    ids=["bug", "provider", "redis", "database"],
 )
 async def test_a_stream_that_fails_mid_response_ends_with_an_error_event(
     client: httpx.AsyncClient, app: FastMango, error: Exception, status: int, slug: str

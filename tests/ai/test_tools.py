@@ -166,8 +166,23 @@ async def test_a_failing_tool_is_reported_to_the_model_without_the_traceback(cli
     result = await agent("a", tools=["explode"], model=model).run("go")
     assert result.output == "sorry"
     text = str([part for message in seen[-1] for part in message.parts])
-    assert "The tool 'explode' failed (RuntimeError)" in text
-    assert "secret internals" not in text
+    assert "The tool 'explode' failed unexpectedly; the error is logged on the server." in text
+    assert "secret internals" not in text and "RuntimeError" not in text
+
+
+async def test_a_database_outage_in_a_tool_is_told_to_the_model_in_words(client: httpx.AsyncClient) -> None:
+    from fastmango.db.errors import DatabaseUnavailable
+
+    @fastmango.tool
+    def ledger() -> str:
+        """Reads the ledger."""
+        raise DatabaseUnavailable("connection refused to 10.0.0.7:5432")
+
+    model, _, seen = script(("ledger", {}), "later")
+    await agent("a", tools=["ledger"], model=model).run("go")
+    text = str([part for message in seen[-1] for part in message.parts])
+    assert "The database is unavailable right now; try again in a few seconds." in text
+    assert "DatabaseUnavailable" not in text and "10.0.0.7" not in text
 
 
 async def test_model_writes_need_approval(client: httpx.AsyncClient) -> None:
@@ -265,3 +280,16 @@ async def test_plain_pydantic_ai_agent_can_use_the_registry_toolset(client: http
     plain = Agent(model, deps_type=AgentDeps, toolsets=[registry.toolset(["add"])])
     assert (await plain.run("2+3", deps=AgentDeps())).output == "five"
     assert tool_returns(seen[-1]) == [5]
+
+
+async def test_a_refused_write_is_told_to_the_model_by_its_fields_not_its_constraint(
+    client: httpx.AsyncClient, app: fastmango.FastMango
+) -> None:
+    app.settings.debug = False
+    expose_model(Book, actions=("create",), requires_approval=False)
+    model, _, seen = script(("book_create", {"title": "Heretics", "pages": 1, "author_id": 999_999}), "sorry")
+    await agent("writer", tools=["book_create"], model=model).run("add", user=await make_user("w", "book.add"))
+    text = str([part for message in seen[-1] for part in message.parts])
+    assert "author_id refers to a row that does not exist" in text
+    for internal in ("IntegrityError", "fkey", "FOREIGN KEY", "INSERT"):
+        assert internal not in text
