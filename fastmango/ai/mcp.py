@@ -1,44 +1,47 @@
 """MCP: the registry served to MCP clients, over streamable HTTP at ``/mcp`` or over stdio.
 
-Over HTTP each request is authenticated with the app's own Bearer tokens, and each client sees only the
-tools its user may use; over stdio the server acts for the user named on the command line. Tools that need
-a human's approval are not served (MCP has no approval step). Imports the ``mcp`` package only when used.
+Over HTTP each request is authenticated with the app's own Bearer tokens (a bad one is a 401, by
+:mod:`fastmango.ai.mcp_guard`, which also caps open requests and ends idle streams), and each client sees only
+the tools its user may use; over stdio the server acts for the user named on the command line. Tools that need
+a human's approval are not served (MCP has no approval step). A failure says what failed in words, never an
+exception's class or message. Imports the ``mcp`` package only when used.
 """
 
 from __future__ import annotations
 
+import logging
 from typing import Any
 
 from pydantic_core import to_json
 
 from fastmango.ai.context import ToolContext
+from fastmango.ai.mcp_guard import MCPGuard, mcp_user
 from fastmango.ai.registry import Registry, registry
-from fastmango.auth.errors import NotAuthenticated
+from fastmango.ai.tool_errors import describe_failure
+
+logger = logging.getLogger("fastmango.ai.mcp")
 
 
 def build_server(app: Any, *, user: Any = None, tools: Registry = registry) -> Any:
     """An MCP ``Server`` listing and calling ``tools`` as the caller (or as ``user`` when given)."""
     import mcp_types as types
     from mcp.server.lowlevel.server import Server
+    from mcp.shared.exceptions import MCPError
     from pydantic_ai.exceptions import ApprovalRequired, ModelRetry, ToolFailed
 
     from fastmango.ai.toolset import run_tool
 
-    async def caller(ctx: Any) -> Any:
-        if user is not None:
-            return user
-        request = getattr(ctx, "request", None)
-        header = request.headers.get("authorization", "") if request is not None else ""
-        scheme, _, token = header.partition(" ")
-        if scheme.lower() != "bearer" or not token.strip():
-            return None
-        try:
-            return (await app.state.auth.authenticate(token.strip())).user
-        except NotAuthenticated:
-            return None
+    def caller() -> Any:
+        # Over HTTP, MCPGuard authenticated the request (and refused bad credentials) before it got here.
+        return user if user is not None else mcp_user.get()
 
     async def list_tools(ctx: Any, params: Any) -> Any:
-        specs = [spec for spec in await tools.allowed(await caller(ctx)) if not spec.requires_approval]
+        try:
+            specs = [spec for spec in await tools.allowed(caller()) if not spec.requires_approval]
+        except Exception as exc:
+            logger.warning("MCP: listing tools failed: %s: %s", type(exc).__name__, exc)
+            message = describe_failure("tools/list", exc).message
+            raise MCPError(code=types.INTERNAL_ERROR, message=message) from None
         return types.ListToolsResult(
             tools=[types.Tool(name=s.name, description=s.description, input_schema=s.parameters) for s in specs]
         )
@@ -53,13 +56,14 @@ def build_server(app: Any, *, user: Any = None, tools: Registry = registry) -> A
         if spec.requires_approval:
             return failure(f"The tool {spec.name!r} needs a human's approval and is not available over MCP.")
         try:
-            result = await run_tool(
-                spec, ToolContext(user=await caller(ctx), request=None, run=None), params.arguments or {}
-            )
+            result = await run_tool(spec, ToolContext(user=caller(), request=None, run=None), params.arguments or {})
         except (ModelRetry, ToolFailed) as exc:
             return failure(str(getattr(exc, "message", exc)))
         except ApprovalRequired:
             return failure(f"The tool {spec.name!r} needs approval.")
+        except Exception as exc:  # run_tool describes the tool's own errors; this is anything else
+            logger.exception("MCP: calling %s failed", spec.name)
+            return failure(describe_failure(spec.name, exc).message)
         # As Pydantic AI serializes a tool result for a model: datetimes 2025-01-31T09:30:00Z, Decimals as strings.
         text = result if isinstance(result, str) else to_json(result, fallback=str).decode()
         return types.CallToolResult(content=[types.TextContent(type="text", text=text)], is_error=False)
@@ -80,7 +84,15 @@ def mount(app: Any, path: str = "/mcp") -> Any:
         # Requests are authenticated with Bearer tokens; a browser page cannot obtain one through DNS rebinding.
         transport_security=TransportSecuritySettings(enable_dns_rebinding_protection=False),
     )
-    app.mount(path, asgi)
+    settings = app.settings
+    guarded = MCPGuard(
+        asgi,
+        app,
+        idle_timeout=settings.ai_mcp_idle_timeout,
+        max_per_user=settings.ai_mcp_max_streams_per_user,
+        max_anonymous=settings.ai_mcp_max_anonymous_streams,
+    )
+    app.mount(path, guarded)
     return server
 
 

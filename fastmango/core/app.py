@@ -13,6 +13,7 @@ from fastapi.routing import APIRoute
 
 from fastmango.__about__ import __version__
 from fastmango.core.discovery import discover as discover_modules
+from fastmango.core.limits import BodySizeLimitMiddleware, document_limits
 from fastmango.core.logging import configure_logging as setup_logging
 from fastmango.core.plugins import Plugin, load_plugin
 from fastmango.core.problems import document_problems, install_problem_handlers
@@ -83,6 +84,7 @@ class FastMango(FastAPI):
             plugin.install(self)
         #: Where the project's own routes begin (after /health and the plugins'): discovered routes go here.
         self.user_routes_start = len(self.router.routes)
+        self.add_middleware(BodySizeLimitMiddleware, max_body_size=settings.max_body_size)
         # Answers what the handlers did not without closing the connection (fastmango.core.unhandled).
         self.add_middleware(UnhandledErrorMiddleware)
         # Added last, so outermost: plugins' middleware (authentication...) logs with the request id too.
@@ -91,7 +93,7 @@ class FastMango(FastAPI):
     def openapi(self) -> dict[str, Any]:
         """The OpenAPI document, with error responses documented as the problem details they are."""
         if self.openapi_schema is None:
-            self.openapi_schema = document_problems(super().openapi())
+            self.openapi_schema = document_limits(document_problems(super().openapi()), self.settings)
         return self.openapi_schema
 
     async def _health(self) -> dict[str, str]:

@@ -11,6 +11,7 @@ from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.responses import JSONResponse
+from starlette.routing import Match, Mount
 
 from fastmango.core.errors import ProblemError
 from fastmango.core.logging import request_id_var
@@ -32,6 +33,7 @@ PROBLEM_TYPES: dict[str, tuple[int, str]] = {
     "method-not-allowed": (405, "The route exists, but not with this HTTP method."),
     "conflict": (409, "The request conflicts with the current state of the resource."),
     "integrity": (409, "A unique, foreign key, NOT NULL or check constraint refused the write."),
+    "body-too-large": (413, "The request body is larger than the endpoint accepts (`max_body_size`)."),
     "validation-failed": (422, "The request does not match its schema; `errors` lists each field."),
     "rate-limited": (429, "Too many requests or failed logins; retry after `Retry-After` seconds."),
     "ai-budget-exceeded": (429, "An AI budget is used up until `resets_at`."),
@@ -50,6 +52,7 @@ _STATUS_SLUGS = {
     404: "not-found",
     405: "method-not-allowed",
     409: "conflict",
+    413: "body-too-large",
     422: "validation-failed",
     429: "rate-limited",
     500: "internal-error",
@@ -122,7 +125,25 @@ async def _http_exception(request: Request, exc: Exception) -> ProblemResponse:
     extensions: dict[str, Any] = {} if isinstance(exc.detail, str) or exc.detail is None else {"errors": exc.detail}
     if detail == _phrase(exc.status_code):
         detail = None
-    return problem(request, exc.status_code, detail, headers=getattr(exc, "headers", None), **extensions)
+    headers = getattr(exc, "headers", None)
+    if exc.status_code == 405:
+        headers = {**(headers or {}), "Allow": _allowed_methods(request)}
+    return problem(request, exc.status_code, detail, headers=headers, **extensions)
+
+
+_METHODS = ("GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS")
+
+
+def _allowed_methods(request: Request) -> str:
+    """Every method some route of the app answers at the request's path (the router's 405 names only the first
+    route's, and FastAPI makes a route per method)."""
+    routes = [route for route in request.app.router.routes if not isinstance(route, Mount)]
+    allowed = [
+        method
+        for method in _METHODS
+        if any(route.matches({**request.scope, "method": method})[0] is Match.FULL for route in routes)
+    ]
+    return ", ".join(allowed)
 
 
 async def _validation_error(request: Request, exc: Exception) -> ProblemResponse:

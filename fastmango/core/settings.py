@@ -180,6 +180,16 @@ class Settings(BaseSettings):
     auth_cookie_secure: bool | None = Field(
         None, validation_alias=_aliases("auth_cookie_secure"), description="Defaults to on outside dev."
     )
+    # request limits (docs/api.md: Limits)
+    max_body_size: int = Field(
+        1024 * 1024,
+        ge=0,
+        validation_alias=_aliases("max_body_size"),
+        description="Bytes of a request body at most (413 above); a route's max_body_size= overrides it.",
+    )
+    api_max_search_length: int = Field(
+        200, ge=1, validation_alias=_aliases("api_max_search_length"), description="Characters of ?search= at most."
+    )
     # tasks (fastmango.tasks)
     task_backend: Literal["auto", "inline", "arq"] = Field(
         "auto", validation_alias=_aliases("task_backend"), description="auto: arq when REDIS_URL is set, else inline."
@@ -200,6 +210,25 @@ class Settings(BaseSettings):
     ai_openai_api_key: SecretStr | None = Field(None, validation_alias=_aliases("ai_openai_api_key", "OPENAI_API_KEY"))
     ai_mcp: bool = Field(
         False, validation_alias=_aliases("ai_mcp"), description="Serve the tool registry over MCP at /mcp."
+    )
+    # MCP limits (docs/security.md: AI and MCP), per process.
+    ai_mcp_idle_timeout: float = Field(
+        60.0,
+        gt=0,
+        validation_alias=_aliases("ai_mcp_idle_timeout"),
+        description="Seconds an MCP event stream may send nothing (pings aside) before it is closed.",
+    )
+    ai_mcp_max_streams_per_user: int = Field(
+        10,
+        ge=1,
+        validation_alias=_aliases("ai_mcp_max_streams_per_user"),
+        description="MCP requests and streams one user may have open at once (429 above).",
+    )
+    ai_mcp_max_anonymous_streams: int = Field(
+        50,
+        ge=0,
+        validation_alias=_aliases("ai_mcp_max_anonymous_streams"),
+        description="MCP requests and streams anonymous callers may have open at once, all together (429 above).",
     )
     ai_max_rows: int = Field(100, ge=1, validation_alias=_aliases("ai_max_rows"), description="Row cap of query tools.")
     ai_metering: bool = Field(

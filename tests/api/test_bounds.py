@@ -69,6 +69,21 @@ async def test_filters_at_the_bounds_are_answered(client: httpx.AsyncClient) -> 
     assert (await client.get("/books?pages__range=1,2147483647", headers=headers)).json()["total"] == 4
 
 
+async def test_search_refuses_nul_and_terms_longer_than_the_setting(database_url: str) -> None:  # noqa: F811
+    app = build_app(database_url)
+    app.settings.api_max_search_length = 5
+    async with started(app) as client:
+        headers = await token(client, "reader", "book.view")
+        body = problem(await client.get("/books?search=abcdef", headers=headers), 400)
+        assert body["parameter"] == "search" and "at most 5" in str(body["detail"])
+        body = problem(await client.get("/books", params={"search": "a\x00b"}, headers=headers), 400)
+        assert body["parameter"] == "search" and "NUL" in str(body["detail"])
+        assert (await client.get("/books?search=abcde", headers=headers)).status_code == 200
+        [search] = [p for p in app.openapi()["paths"]["/books"]["get"]["parameters"] if p["name"] == "search"]
+        assert search["schema"]["maxLength"] == 5
+        assert "x-fastmango-max-length-setting" not in search["schema"]
+
+
 async def test_the_search_cap_defaults_to_200_characters(client: httpx.AsyncClient) -> None:
     headers = await token(client, "reader", "book.view")
     assert (await client.get(f"/books?search={'x' * 200}", headers=headers)).status_code == 200
@@ -179,6 +194,15 @@ async def test_an_empty_ordering_is_the_default_and_the_published_pattern_allows
         assert body["parameter"] == "ordering"
 
 
+async def test_a_405_allows_every_method_of_the_path(client: httpx.AsyncClient) -> None:
+    response = await client.put("/publishers")
+    problem(response, 405)
+    assert response.headers["allow"] == "GET, POST"
+    response = await client.post("/books/1")
+    problem(response, 405)
+    assert response.headers["allow"] == "GET, PUT, PATCH, DELETE"
+
+
 async def test_put_on_a_get_only_path_beside_a_crud_key_path_is_a_405_before_authentication(
     database_url: str,  # noqa: F811
 ) -> None:
@@ -195,6 +219,7 @@ async def test_put_on_a_get_only_path_beside_a_crud_key_path_is_a_405_before_aut
         for method in ("PUT", "PATCH", "DELETE"):
             response = await client.request(method, "/books/latest")  # anonymous: no 401 first
             problem(response, 405)
+            assert response.headers["allow"] == "GET"
 
 
 async def test_openapi_publishes_the_bounds_of_filters_bodies_and_keys(app: object) -> None:
@@ -203,6 +228,7 @@ async def test_openapi_publishes_the_bounds_of_filters_bodies_and_keys(app: obje
     assert parameters["author_id"] == {"type": "integer", "minimum": -(2**31), "maximum": INT32_MAX}
     assert parameters["title"]["pattern"] == "^[^\\x00]*$"
     assert parameters["price"]["pattern"] == r"^-?\d{1,6}(\.\d{1,2})?$"
+    assert parameters["search"]["maxLength"] == 200
     [key] = document["paths"]["/books/{pk}"]["get"]["parameters"]
     assert (key["schema"]["minimum"], key["schema"]["maximum"]) == (-(2**31), INT32_MAX)
     schemas = document["components"]["schemas"]
