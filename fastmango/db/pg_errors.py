@@ -1,5 +1,7 @@
 """What the PostgreSQL driver's errors mean: outages told apart from mistakes, and values kept out of messages.
 
+:func:`unavailable_reason` also knows SQLite's "database is locked" (the busy timeout ran out): an outage too.
+
 :func:`install` hooks three SQLAlchemy events of a PostgreSQL engine:
 
 - ``do_connect``: a connection refused or reset, a connect timeout, a server starting up, shutting down or out of
@@ -60,7 +62,23 @@ def unavailable_reason(exc: BaseException) -> str | None:
             return "the server closed the connection"
         if _is_broken_protocol(error):
             return "the connection broke"
+        if _sqlite_locked(error):
+            return "the database is locked"
     return None
+
+
+# SQLite's primary result codes SQLITE_BUSY and SQLITE_LOCKED: another connection held the lock past the busy
+# timeout. Like a PostgreSQL outage, the request may succeed when retried.
+_SQLITE_BUSY_CODES = (5, 6)
+
+
+def _sqlite_locked(error: BaseException) -> bool:
+    if type(error).__module__ != "sqlite3" or type(error).__name__ != "OperationalError":
+        return False
+    code = getattr(error, "sqlite_errorcode", None)
+    if isinstance(code, int):
+        return code & 0xFF in _SQLITE_BUSY_CODES
+    return "is locked" in str(error)
 
 
 def _is_broken_protocol(error: BaseException) -> bool:

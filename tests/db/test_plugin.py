@@ -3,6 +3,7 @@ Retry-After, refused values 400 without the value, anything else 500."""
 
 from __future__ import annotations
 
+import sqlite3
 from collections.abc import AsyncIterator
 
 import httpx
@@ -33,6 +34,10 @@ def build_app(url: str, env: str) -> FastMango:
     async def create(email: str) -> dict[str, str]:
         await PluginContact.objects.create(email=email)
         return {"email": email}
+
+    @app.get("/contacts/count")
+    async def count() -> dict[str, int]:
+        return {"count": await PluginContact.objects.count()}
 
     @app.get("/unavailable")
     async def unavailable() -> None:
@@ -132,3 +137,26 @@ async def test_another_database_error_is_a_500_without_internals(prod: httpx.Asy
     assert response.status_code == 500
     assert response.json()["type"] == "https://fastmango.dev/problems/internal-error"
     assert "no_such_table_here" not in response.text
+
+
+async def test_a_locked_sqlite_database_is_503_with_retry_after(tmp_path: object) -> None:
+    # Another process holds the write lock past the busy timeout (here 0.2 s, the URL's ?timeout=): "database is
+    # locked" (sqlite3.OperationalError) is an outage that a retry may get past, not a 500.
+    path = f"{tmp_path}/locked.sqlite3"
+    async for client in started(f"sqlite:///{path}?timeout=0.2", "prod"):
+        assert (await client.post("/contacts", params={"email": "a@example.com"})).status_code == 201
+        other = sqlite3.connect(path, isolation_level=None)
+        other.execute("BEGIN EXCLUSIVE")
+        try:
+            for response in (
+                await client.post("/contacts", params={"email": "b@example.com"}),
+                await client.get("/contacts/count"),
+            ):
+                assert response.status_code == 503, response.text
+                assert response.headers["retry-after"] == "5"
+                assert response.json()["type"] == "https://fastmango.dev/problems/database-unavailable"
+                assert "locked" not in response.text  # the reason only in DEBUG
+        finally:
+            other.execute("ROLLBACK")
+            other.close()
+        assert (await client.post("/contacts", params={"email": "b@example.com"})).status_code == 201
