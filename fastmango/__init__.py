@@ -18,6 +18,7 @@ from typing import TYPE_CHECKING as _TYPE_CHECKING
 
 from fastmango.__about__ import __version__
 from fastmango.core.errors import ImproperlyConfigured, ProblemError
+from fastmango.core.lazy import lazy_attributes as _lazy_attributes
 from fastmango.core.settings import Settings
 
 if _TYPE_CHECKING:
@@ -36,20 +37,7 @@ _LAZY = {
     "TaskContext": "fastmango.tasks",
 }
 
-
-def __getattr__(name: str) -> object:
-    if name in _LAZY:
-        import importlib
-
-        value = getattr(importlib.import_module(_LAZY[name]), name)
-        globals()[name] = value
-        return value
-    raise AttributeError(f"module 'fastmango' has no attribute {name!r}")
-
-
-def __dir__() -> list[str]:
-    return sorted(__all__)
-
+__getattr__, __dir__ = _lazy_attributes(globals(), _LAZY)
 
 __all__ = [
     "FastMango",

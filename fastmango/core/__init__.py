@@ -9,6 +9,7 @@ from fastmango.core.errors import (
     ProblemError,
     ProjectNotFound,
 )
+from fastmango.core.lazy import lazy_attributes as _lazy_attributes
 from fastmango.core.logging import configure_logging, request_id_var
 from fastmango.core.plugins import BasePlugin, Plugin
 from fastmango.core.project import Project, find_project
@@ -27,20 +28,7 @@ _LAZY = {
     "setup": "fastmango.core.setup",
 }
 
-
-def __getattr__(name: str) -> object:
-    if name in _LAZY:
-        import importlib
-
-        value = getattr(importlib.import_module(_LAZY[name]), name)
-        globals()[name] = value
-        return value
-    raise AttributeError(f"module 'fastmango.core' has no attribute {name!r}")
-
-
-def __dir__() -> list[str]:
-    return sorted(__all__)
-
+__getattr__, __dir__ = _lazy_attributes(globals(), _LAZY)
 
 __all__ = [
     "BasePlugin",
