@@ -136,7 +136,7 @@ def preflight(application: object) -> None:
         finally:
             for plugin in reversed(started):
                 await plugin.shutdown(application)
-            application._configured = False
+            application.reset_configuration()
 
     asyncio.run(start_and_stop())
 

@@ -127,6 +127,15 @@ class FastMango(FastAPI):
             plugin.configure(self)
         self._configured = True
 
+    def reset_configuration(self) -> None:
+        """Make the next :meth:`configure_plugins` run every plugin's ``configure`` hook again.
+
+        For a caller that configured the app and then let go of what the hooks set up (the lifespan at
+        shutdown, a second ``setup()`` after disconnecting): the next start configures afresh, for example a
+        new database engine. The project's modules stay loaded; they are not imported again.
+        """
+        self._configured = False
+
     def _lifespan_with(self, user_lifespan: Lifespan | None) -> Lifespan:
         @asynccontextmanager
         async def lifespan(app: FastAPI) -> AsyncIterator[Any]:
@@ -147,6 +156,6 @@ class FastMango(FastAPI):
                         await plugin.shutdown(self)
                     except Exception:
                         logger.exception("plugin %s failed to shut down", plugin.name)
-                self._configured = False
+                self.reset_configuration()
 
         return lifespan

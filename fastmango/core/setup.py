@@ -34,7 +34,7 @@ def setup(app: str | None = None) -> FastMango:
 
     if not isinstance(loaded, FastMango):
         raise ImproperlyConfigured(f"{project.app_path!r} is a {type(loaded).__name__}, not a FastMango app")
-    loaded._configured = False  # a second setup() (after disconnecting) configures afresh
+    loaded.reset_configuration()  # a second setup() (after disconnecting) configures afresh
     loaded.configure_plugins()
     _app = loaded
     return loaded

@@ -155,7 +155,7 @@ async def _migrate(project: Project, url: str) -> None:
     loaded = load_project(project)
     if hasattr(loaded.app, "configure_plugins"):
         loaded.app.configure_plugins()  # loads the project's modules, whose models may have tables too
-        loaded.app._configured = False
+        loaded.app.reset_configuration()  # the app started by the tests runs the hooks again, on its own
     migrations = Migrations.for_app(project.migrations_dir, loaded.app, url)
     await migrations.migrate()
     async with connected(url) as database:

@@ -166,6 +166,26 @@ async def test_plugins_start_in_order_and_stop_in_reverse_around_the_user_lifesp
     ]
 
 
+def test_plugins_are_configured_once_until_the_configuration_is_reset() -> None:
+    events: list[str] = []
+    app = make_app(plugins=[Recorder("a", events)])
+    app.configure_plugins()
+    app.configure_plugins()
+    assert events == ["install a", "configure a"]
+    app.reset_configuration()
+    app.configure_plugins()
+    assert events == ["install a", "configure a", "configure a"]
+
+
+async def test_an_app_started_again_configures_its_plugins_again() -> None:
+    events: list[str] = []
+    app = make_app(plugins=[Recorder("a", events)])
+    for _ in range(2):
+        async with app_client(app):
+            pass
+    assert events.count("configure a") == 2
+
+
 def test_plugins_named_by_path_must_import() -> None:
     with pytest.raises(ImproperlyConfigured, match=r"nowhere\.plugin:Missing"):
         make_app(plugins=["nowhere.plugin:Missing"])
