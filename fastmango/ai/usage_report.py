@@ -11,6 +11,7 @@ from fastapi import APIRouter, Depends, Query
 from pydantic_core import to_jsonable_python
 
 from fastmango.ai.metering import UsageRecord, flush_usage
+from fastmango.api.bounds import UTC_MAX, UTC_MIN
 from fastmango.api.filters import BadQueryParameter
 from fastmango.auth.dependencies import require_staff
 from fastmango.core.problems import problem_responses
@@ -33,8 +34,11 @@ COLUMNS = (
 def parse_time(value: str | None, *, now: datetime.datetime | None = None) -> datetime.datetime | None:
     """``24h``, ``7d``, ``30m`` (that long ago) or an ISO date/datetime (UTC when naive), as a UTC datetime.
 
+    A moment beyond what a datetime holds (``99999999d``, ``0001-01-01T00:00:00+05:00``: before the year 1 in
+    UTC) is the first or last instant that it holds, so ``since=99999999d`` reports everything.
+
     Raises:
-        ValueError: neither, or a moment before the year 1 or after 9999 in UTC (``99999999d``).
+        ValueError: neither a duration nor an ISO date.
     """
     if not value:
         return None
@@ -43,11 +47,15 @@ def parse_time(value: str | None, *, now: datetime.datetime | None = None) -> da
     try:
         if match:
             amount, unit = int(match[1]), match[2]
-            return now - datetime.timedelta(**{{"m": "minutes", "h": "hours", "d": "days"}[unit]: amount})
-        moment = datetime.datetime.fromisoformat(value)
-        return (moment if moment.tzinfo else moment.replace(tzinfo=datetime.UTC)).astimezone(datetime.UTC)
-    except OverflowError:
-        raise ValueError(f"{value!r} is before the year 1 or after 9999") from None
+            try:
+                return now - datetime.timedelta(**{{"m": "minutes", "h": "hours", "d": "days"}[unit]: amount})
+            except OverflowError:
+                return UTC_MIN
+        moment = datetime.datetime.fromisoformat(value.upper())  # RFC 3339 allows 2025-01-31t09:30:00z
+        try:
+            return (moment if moment.tzinfo else moment.replace(tzinfo=datetime.UTC)).astimezone(datetime.UTC)
+        except OverflowError:
+            return UTC_MIN if moment.year == 1 else UTC_MAX
     except ValueError:
         raise ValueError(f"{value!r} is neither a duration (24h, 7d) nor a date (2025-01-31)") from None
 
@@ -137,10 +145,20 @@ async def usage_report(
 router = APIRouter(prefix="/ai", tags=["ai"])
 
 
+#: What ``since`` and ``until`` take, as the OpenAPI document says it (anything else is a 400); empty: no bound.
+MOMENT_SCHEMA: dict[str, Any] = {
+    "anyOf": [
+        {"type": "string", "pattern": r"^(\d{1,12}[mhd])?$"},
+        {"type": "string", "format": "date"},
+        {"type": "string", "format": "date-time"},
+    ]
+}
+
+
 @router.get("/usage", operation_id="ai_usage", dependencies=[Depends(require_staff)], responses=problem_responses(400))
 async def usage_endpoint(
-    since: str | None = Query("24h", description="24h, 7d or a date"),
-    until: str | None = Query(None, description="A date"),
+    since: str | None = Query("24h", description="24h, 7d or a date", json_schema_extra=MOMENT_SCHEMA),
+    until: str | None = Query(None, description="A date, or a duration ago", json_schema_extra=MOMENT_SCHEMA),
     by: Group = Query("model", description="What each row of the report groups."),
 ) -> dict[str, Any]:
     """AI usage per model, agent, tool, user, route or day (staff only)."""

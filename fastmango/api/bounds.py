@@ -8,7 +8,9 @@ refuse is a 4xx naming the field, never a driver error:
 - text: no NUL (PostgreSQL refuses it in text) and no lone surrogate (not encodable as UTF-8), at most the
   column's length (``String(100)``);
 - decimals: at most the column's digits and decimal places (``Numeric(8, 2)``);
-- date-times: an instant that exists in UTC between years 1 and 9999 (``0001-01-01T00:00:00+05:00`` does not).
+- date-times: an instant that exists in UTC between years 1 and 9999 (``0001-01-01T00:00:00+05:00`` does not);
+- types as JSON says them: a date or date-time is ISO 8601 text, never a number (pydantic would read ``0.5`` or
+  ``1700000000`` as a Unix time), and a boolean filter is ``true`` or ``false``, not ``0``, ``1`` or ``yes``.
 
 The constraints are pydantic metadata, compiled once per model field (in the generated schemas and in the
 cached :class:`~pydantic.TypeAdapter` of each filter path): nothing is checked in Python per row or per value,
@@ -19,11 +21,12 @@ from __future__ import annotations
 
 import datetime
 import decimal
+import re
 from collections.abc import Callable
 from functools import cache
 from typing import Annotated, Any, ParamSpec, TypeVar, cast
 
-from pydantic import Field, Strict, TypeAdapter
+from pydantic import BeforeValidator, Field, Strict, TypeAdapter
 from sqlalchemy import BigInteger, Enum, Integer, Numeric, SmallInteger, String
 from sqlalchemy.types import TypeDecorator, TypeEngine
 
@@ -50,6 +53,35 @@ UTC_MIN = datetime.datetime.min.replace(tzinfo=datetime.UTC)
 UTC_MAX = datetime.datetime.max.replace(tzinfo=datetime.UTC)
 #: What ``__year``, ``__month`` and ``__day`` compare with.
 TRANSFORM_BOUNDS = {"year": (1, 9999), "month": (1, 12), "day": (1, 31)}
+_NUMBER = re.compile(r"\s*[-+]?(\d+\.?\d*|\.\d+)([eE][-+]?\d+)?\s*")
+
+
+def _iso_text(value: Any) -> Any:
+    if isinstance(value, int | float | decimal.Decimal) or (isinstance(value, str) and _NUMBER.fullmatch(value)):
+        raise ValueError("expected ISO 8601 text (2025-01-31, 2025-01-31T09:30:00Z), not a number")
+    return value
+
+
+def _json_boolean(value: Any) -> Any:
+    if isinstance(value, bool):
+        return value
+    if isinstance(value, str) and value.lower() in ("true", "false"):
+        return value.lower() == "true"
+    raise ValueError("expected true or false")
+
+
+def _json_number(value: Any) -> Any:
+    if isinstance(value, str | bool):
+        raise ValueError("expected a JSON number")
+    return value
+
+
+#: An integer or number in a body not from a string or a boolean (``2.0`` is an integer, as JSON Schema says).
+JSON_NUMBER = BeforeValidator(_json_number)
+#: A date or date-time only from ISO 8601 text (or a date/datetime object), as the JSON schema says.
+ISO_TEXT = BeforeValidator(_iso_text)
+#: A boolean only from ``true``/``false`` (any case) or a bool, as the OpenAPI document says.
+JSON_BOOLEAN = BeforeValidator(_json_boolean)
 
 
 def column(model: type[Any], path: str) -> Any:
@@ -129,6 +161,11 @@ def value_adapter(model: type[Any], path: str) -> TypeAdapter[Any]:
     """Validates one value of the column a path ends at, from a string (a filter) or JSON (a cursor)."""
     metadata = constraints(model, path)
     kind: Any = python_type(model, path)
+    # Last: a before-validator wrapping the constraints leaves them compiled into the type's own validator.
+    if kind in (datetime.date, datetime.datetime):
+        metadata = (*metadata, ISO_TEXT)
+    elif kind is bool:
+        metadata = (*metadata, JSON_BOOLEAN)
     return TypeAdapter(Annotated[kind, *metadata] if metadata else kind)
 
 

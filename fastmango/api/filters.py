@@ -19,7 +19,7 @@ from typing import Annotated, Any
 
 from pydantic import Field, TypeAdapter, ValidationError
 
-from fastmango.api.bounds import TEXT_PATTERN, is_utc, python_type, transform_adapter, value_adapter
+from fastmango.api.bounds import JSON_BOOLEAN, TEXT_PATTERN, is_utc, python_type, transform_adapter, value_adapter
 from fastmango.core.errors import ProblemError
 from fastmango.core.problems import problem_type
 from fastmango.db.compiler import model_info
@@ -62,7 +62,7 @@ def field_type(model: type[Any], path: str) -> type[Any]:
     return python_type(model, path)
 
 
-_BOOL = TypeAdapter(bool)
+_BOOL = TypeAdapter(Annotated[bool, JSON_BOOLEAN])
 _TEXT = TypeAdapter(Annotated[str, Field(pattern=TEXT_PATTERN)])
 _OUT_OF_RANGE = frozenset({"greater_than", "greater_than_equal", "less_than", "less_than_equal"})
 _TEXT_REASONS = {

@@ -8,6 +8,8 @@
 Input schemas carry the bounds of each column's SQL type (:mod:`fastmango.api.bounds`: integer range, text
 without NUL or lone surrogates and within its length, decimal digits, UTC date-time range), so a value the
 database would refuse is a 422 naming the field, not a database error; read schemas carry integer ranges.
+Input values also have the JSON type their schema publishes: a boolean, integer or number is not read from a
+string (``"published": 0`` or ``"pages": "3"`` is a 422), nor a date or date-time from a number.
 """
 
 from __future__ import annotations
@@ -19,10 +21,10 @@ from collections.abc import Sequence
 from functools import cache
 from typing import Annotated, Any, Literal, Optional, Union, get_args, get_origin
 
-from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, create_model
+from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, Strict, create_model
 from pydantic.fields import FieldInfo
 
-from fastmango.api.bounds import constraints, integer_bounds, python_type
+from fastmango.api.bounds import ISO_TEXT, JSON_NUMBER, constraints, integer_bounds, python_type
 from fastmango.db.compiler import model_info
 from fastmango.db.errors import FieldError
 
@@ -50,9 +52,26 @@ def _annotated(model: type[Any], name: str, field: FieldInfo, mode: Mode = "read
         bounds = integer_bounds(model, name)
         if bounds is not None:
             metadata.append(Field(ge=bounds[0], le=bounds[1]))
-    elif _holds(annotation, python_type(model, name) if name in model_info(model).mapper.columns else None):
-        metadata.extend(constraints(model, name))
+    else:
+        if _holds(annotation, python_type(model, name) if name in model_info(model).mapper.columns else None):
+            metadata.extend(constraints(model, name))
+        metadata.extend(_json_typed(annotation))
     return Annotated[annotation, *metadata] if metadata else annotation
+
+
+def _json_typed(annotation: Any) -> tuple[Any, ...]:
+    """What makes an input field take only its JSON type: pydantic's lax mode reads ``0`` or ``"no"`` as
+    ``False``, ``"3"`` as ``3`` and a number as a Unix time, where the published schema says otherwise."""
+    if get_origin(annotation) in (Union, types.UnionType):
+        members = [arg for arg in get_args(annotation) if arg is not type(None)]
+        annotation = members[0] if len(members) == 1 else None
+    if annotation is bool:
+        return (Strict(),)
+    if annotation in (int, float):
+        return (JSON_NUMBER,)
+    if annotation in (datetime.date, datetime.datetime, AwareDatetime):
+        return (ISO_TEXT,)
+    return ()
 
 
 _COMPATIBLE: dict[type, set[Any]] = {
