@@ -5,6 +5,9 @@
 - ``create``: without the primary key and server-set columns; defaults kept; unknown fields refused.
 - ``update``: every field optional (PATCH semantics: send only what changes).
 
+Each field keeps the model field's ``description`` and ``examples`` (``Field(schema_extra={"examples": [...]})``),
+which the OpenAPI document shows and API testers such as schemathesis send.
+
 Input schemas carry the bounds of each column's SQL type (:mod:`fastmango.api.bounds`: integer range, text
 without NUL or lone surrogates and within its length, decimal digits, UTC date-time range), so a value the
 database would refuse is a 422 naming the field, not a database error; read schemas carry integer ranges.
@@ -150,7 +153,7 @@ def _schema_for(
                 continue
             if name == info.pk_name:
                 annotation = _annotated(model, name, FieldInfo(annotation=int if _is_int(field) else Any))
-            fields[name] = (annotation, Field(description=field.description))
+            fields[name] = (annotation, Field(description=field.description, examples=field.examples))
         elif mode == "create":
             if _server_set(model, name):
                 continue
@@ -158,7 +161,7 @@ def _schema_for(
         else:
             if name == info.pk_name:
                 continue
-            fields[name] = (annotation, Field(default=None, description=field.description))
+            fields[name] = (annotation, Field(default=None, description=field.description, examples=field.examples))
     for relation in relations if mode == "read" else ():
         rel = info.relations.get(relation)
         if rel is None:
@@ -184,7 +187,7 @@ def _is_int(field: FieldInfo) -> bool:
 
 def _copy_default(field: FieldInfo) -> Any:
     if field.default_factory is not None:
-        return Field(default_factory=field.default_factory, description=field.description)
+        return Field(default_factory=field.default_factory, description=field.description, examples=field.examples)
     if field.is_required():
-        return Field(description=field.description)
-    return Field(default=field.default, description=field.description)
+        return Field(description=field.description, examples=field.examples)
+    return Field(default=field.default, description=field.description, examples=field.examples)

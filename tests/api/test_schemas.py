@@ -5,8 +5,9 @@ from pydantic import ValidationError
 
 from fastmango.api import FilterSpec, schema_for
 from fastmango.api.filters import BadQueryParameter
+from fastmango.api.schemas import Mode
 from fastmango.auth import User
-from fastmango.db import FieldError
+from fastmango.db import Field, FieldError, Model
 from tests.db.models import Author, Book
 
 
@@ -69,3 +70,17 @@ def test_filter_spec_parses_typed_values_for_hand_written_routes() -> None:
     assert spec.parse_ordering("-pages") == ("-pages", "id")
     with pytest.raises(BadQueryParameter):
         spec.parse_value("title", "x")
+
+
+class ApiSample(Model, table=True):
+    __tablename__ = "fm_api_sample"
+
+    id: int | None = Field(default=None, primary_key=True)
+    name: str = Field(description="Shown as is.", schema_extra={"examples": ["Ada"]})
+
+
+@pytest.mark.parametrize("mode", ["read", "create", "update"])
+def test_schemas_keep_the_description_and_examples_of_each_field(mode: Mode) -> None:
+    """The examples reach the OpenAPI document, where schemathesis' examples phase sends them."""
+    name = schema_for(ApiSample, mode).model_json_schema()["properties"]["name"]
+    assert name["description"] == "Shown as is." and name["examples"] == ["Ada"]
