@@ -23,6 +23,10 @@ class FieldError(FastMangoError, ValueError):
     """A query names a field, relation or lookup that does not exist; the message lists what does."""
 
 
+class ModelDefinitionError(FastMangoError, TypeError):
+    """A model declaration cannot be mapped: an annotation names a type that is not defined (or not a model)."""
+
+
 class NaiveDatetimeError(FastMangoError, ValueError):
     """A datetime without a time zone was given to a UTC column (every ``datetime`` field of a ``Model``)."""
 

@@ -14,6 +14,7 @@ from sqlmodel import Relationship as _sqlmodel_relationship
 from sqlmodel import SQLModel
 
 from fastmango.db import loading
+from fastmango.db.annotations import ModelMetaclass
 from fastmango.db.compiler import model_info
 from fastmango.db.datetimes import use_utc_columns, watch_naive_datetimes
 from fastmango.db.errors import MultipleObjectsReturned, ObjectDoesNotExist
@@ -64,7 +65,7 @@ def _carries_related(obj: Any) -> bool:
     return False
 
 
-class Model(SQLModel):
+class Model(SQLModel, metaclass=ModelMetaclass):
     """Base class of fastmango models. Declare tables as with SQLModel::
 
     class Book(Model, table=True):
