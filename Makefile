@@ -16,7 +16,7 @@ $(STAMP): pyproject.toml
 dev: $(STAMP)  ## migrate and seed examples/blog on SQLite, then serve it at http://127.0.0.1:8000 with hot reload
 	cd examples/blog && ../../$(BIN)/fastmango migrate && ../../$(BIN)/python -m blog.seed && ../../$(BIN)/fastmango dev
 
-bench: $(STAMP)  ## HTTP benchmark: fastmango vs FastAPI+SQLAlchemy, DRF, Ninja and the asyncpg floor (~9 min, needs wrk); writes tools/bench/RESULTS.md
+bench: $(STAMP)  ## HTTP benchmark: fastmango vs FastAPI+SQLAlchemy, DRF, Ninja and the asyncpg floor (~13 min, needs wrk); writes tools/bench/RESULTS.md
 	$(BIN)/python -m tools.bench.http --output tools/bench/RESULTS.md
 
 bench-tasks: $(STAMP)  ## the task queue benchmark (arq, one worker, needs Redis); writes tools/bench/TASKS_RESULTS.md

@@ -22,13 +22,23 @@ from functools import partial
 from importlib.metadata import version
 from pathlib import Path
 
-from tools.bench.orm_checks import CheckFailed, check_reads, check_writes
-from tools.bench.orm_harness import Cleanup, Log, Workload, measure, measurement_order, operations
+from tools.bench.orm_checks import CheckFailed, check_dicts, check_reads, check_writes
+from tools.bench.orm_harness import (
+    Cleanup,
+    CpuSample,
+    Log,
+    Workload,
+    measure,
+    measure_cpu,
+    measurement_order,
+    operations,
+)
 from tools.bench.orm_impls import FastmangoImpl, Implementation, SqlAlchemyImpl
 from tools.bench.orm_pinning import BENCH_CPU, pin_backends, pin_benchmark
 from tools.bench.orm_raw import RawAsyncpg
-from tools.bench.orm_report import DatabaseResult, document
+from tools.bench.orm_report import ASYNCPG_ROW, FASTMANGO_ROW, SQLALCHEMY_ROW, DatabaseResult, document
 from tools.bench.orm_targets import DEFAULT_POSTGRES_URL, Target, postgres_target, sqlite_target
+from tools.bench.plan_cache import difference, read_plan_cache_stats
 
 POOL_SIZE = 10
 
@@ -128,8 +138,14 @@ async def run_database(target: Target, workload: Workload, log: Log, *, pin: boo
         note = ""
         if isinstance(raw, RawAsyncpg):
             note = await pin_server(raw) if pin else "PostgreSQL's backends were not pinned to a CPU."
+        cache_before = read_plan_cache_stats()
         timings = await time_operations(implementations, workload, cleanup, partial(_prefixed, log, target.label))
-        return DatabaseResult(target.label, await raw.server_version(), raw.name, timings, note)
+        cpu = None
+        if isinstance(raw, RawAsyncpg):
+            log(f"{target.label}: in-process CPU of filter + select_related against asyncpg rows built into dicts")
+            cpu = await time_cpu(fastmango, sqlalchemy, raw, workload)
+        cache = difference(cache_before, read_plan_cache_stats())
+        return DatabaseResult(target.label, await raw.server_version(), raw.name, timings, note, cpu, cache)
     finally:
         for implementation in reversed(implementations):
             await implementation.close()
@@ -145,6 +161,16 @@ async def time_operations(
         log(operation.label)
         timings[operation.label] = await measure(operation, implementations, workload, cleanup)
     return {operation.label: timings[operation.label] for operation in table}
+
+
+async def time_cpu(
+    fastmango: FastmangoImpl, sqlalchemy: SqlAlchemyImpl, raw: RawAsyncpg, workload: Workload
+) -> dict[str, CpuSample]:
+    """Elapsed and CPU time per call of the 20-row read with its relation, by :data:`CPU_ROWS` name."""
+    await check_dicts(raw)
+    operation = next(op for op in operations(workload) if op.method == "filter_related")
+    calls = {FASTMANGO_ROW: fastmango.filter_related, SQLALCHEMY_ROW: sqlalchemy.filter_related}
+    return await measure_cpu(operation, {**calls, ASYNCPG_ROW: raw.filter_related_dicts}, workload)
 
 
 def _prefixed(log: Log, prefix: str, message: str) -> None:

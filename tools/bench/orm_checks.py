@@ -11,7 +11,7 @@ from typing import Any
 
 from tools.bench.orm_harness import Cleanup, Workload
 from tools.bench.orm_impls import PAGE_SIZE, Implementation
-from tools.bench.orm_raw import RawImpl
+from tools.bench.orm_raw import RawAsyncpg, RawImpl
 
 
 class CheckFailed(Exception):
@@ -38,6 +38,18 @@ async def check_reads(implementations: Sequence[Implementation], workload: Workl
         for min_pages in (0, 500):
             expected = sum(1 for values in seeded.values() if values[1] > min_pages)
             _expect(implementation, f"count({min_pages})", await implementation.count(min_pages), expected)
+
+
+async def check_dicts(raw: RawAsyncpg) -> None:
+    """asyncpg's rows built into dicts hold the rows of :meth:`RawAsyncpg.filter_related` (checked by
+    :func:`check_reads`), the author nested."""
+    for min_pages in (0, 990):
+        rows = await raw.filter_related(min_pages)
+        expected = [
+            {"id": r[0], "title": r[1], "pages": r[2], "author_id": r[3], "author": {"id": r[4], "name": r[5]}}
+            for r in rows
+        ]
+        _expect(raw, f"filter_related_dicts({min_pages})", await raw.filter_related_dicts(min_pages), expected)
 
 
 async def check_writes(

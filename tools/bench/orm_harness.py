@@ -14,7 +14,7 @@ from __future__ import annotations
 import gc
 import statistics
 import time
-from collections.abc import Awaitable, Callable, Sequence
+from collections.abc import Awaitable, Callable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -114,6 +114,47 @@ async def time_batch(call: Callable[[Any], Awaitable[Any]], arguments: Sequence[
     for argument in arguments:
         await call(argument)
     return (time.perf_counter() - start) / len(arguments)
+
+
+@dataclass(frozen=True)
+class CpuSample:
+    """Microseconds per call: elapsed, and CPU time of this process (every thread; not the database server's)."""
+
+    wall_us: float
+    cpu_us: float
+
+
+async def time_batch_cpu(call: Callable[[Any], Awaitable[Any]], arguments: Sequence[Any]) -> CpuSample:
+    """Mean elapsed and process CPU microseconds per call of ``call`` over ``arguments``."""
+    gc.collect()
+    cpu, start = time.process_time(), time.perf_counter()
+    for argument in arguments:
+        await call(argument)
+    wall, cpu = time.perf_counter() - start, time.process_time() - cpu
+    return CpuSample(wall / len(arguments) * 1e6, cpu / len(arguments) * 1e6)
+
+
+async def measure_cpu(
+    operation: Operation, calls: Mapping[str, Callable[[Any], Awaitable[Any]]], workload: Workload
+) -> dict[str, CpuSample]:
+    """Median elapsed and CPU microseconds per call of each of ``calls`` (by name) on ``operation``'s arguments,
+    warmed up and interleaved as :func:`measure` does (reads only)."""
+    iterations = operation.iterations(workload)
+    warmup = [operation.argument(workload, i) for i in range(operation.warmup(workload))]
+    for call in calls.values():
+        await time_batch_cpu(call, warmup)
+    names = list(calls)
+    samples: dict[str, list[CpuSample]] = {name: [] for name in names}
+    for repeat in range(workload.repeats):
+        start = (repeat + 1) * iterations
+        arguments = [operation.argument(workload, i) for i in range(start, start + iterations)]
+        shift = repeat % len(names)
+        for name in [*names[shift:], *names[:shift]]:
+            samples[name].append(await time_batch_cpu(calls[name], arguments))
+    return {
+        name: CpuSample(statistics.median(s.wall_us for s in values), statistics.median(s.cpu_us for s in values))
+        for name, values in samples.items()
+    }
 
 
 async def measure(

@@ -74,6 +74,14 @@ class RawAsyncpg(RawRows, Implementation):
     async def filter_related(self, min_pages: int) -> Sequence[Any]:
         return await self.pool.fetch(_JOINED, min_pages)
 
+    async def filter_related_dicts(self, min_pages: int) -> list[dict[str, Any]]:
+        """:meth:`filter_related`'s rows built into dicts, the author nested (what an ORM's caller gets)."""
+        rows = await self.pool.fetch(_JOINED, min_pages)
+        return [
+            {"id": r[0], "title": r[1], "pages": r[2], "author_id": r[3], "author": {"id": r[4], "name": r[5]}}
+            for r in rows
+        ]
+
     async def create(self, values: BookValues) -> int:
         return await self.pool.fetchval(_INSERT + " RETURNING id", *values)
 

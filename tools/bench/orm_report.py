@@ -5,8 +5,19 @@ from __future__ import annotations
 from collections.abc import Mapping
 from dataclasses import dataclass
 
-from tools.bench.orm_harness import Workload
+from tools.bench.orm_harness import CpuSample, Workload
+from tools.bench.plan_cache import describe
 
+#: The rows of the CPU table and what each runs.
+FASTMANGO_ROW, SQLALCHEMY_ROW, ASYNCPG_ROW = "fastmango", "SQLAlchemy ORM", "asyncpg"
+CPU_ROWS = {
+    FASTMANGO_ROW: '`await Book.objects.filter(pages__gt=n).select_related("author").order_by("id")[:20]`',
+    SQLALCHEMY_ROW: "`select(Book).options(joinedload(Book.author)).where(...).order_by(Book.id).limit(20)` in a "
+    "session, entities",
+    ASYNCPG_ROW: "`pool.fetch(sql, n)` of the same JOIN, rows built into dicts with the author nested",
+}
+#: Issue 14's goal: fastmango's CPU per call at most this multiple of asyncpg's.
+CPU_GOAL = 1.5
 HEADER = "| operation | fastmango us | SQLAlchemy us | raw us | fastmango/SQLAlchemy | fastmango/raw |"
 
 
@@ -20,6 +31,9 @@ class DatabaseResult:
         raw: The raw driver's name.
         timings: Operation label -> implementation name -> median microseconds per call.
         note: A sentence printed under the table (how the server was pinned), or "".
+        cpu: Elapsed and in-process CPU time of the 20-row read with its relation, by :data:`CPU_ROWS` name
+            (PostgreSQL only: the asyncpg row).
+        plan_cache: fastmango's plan-cache counters over the timed calls (None: no plan cache).
     """
 
     label: str
@@ -27,6 +41,8 @@ class DatabaseResult:
     raw: str
     timings: Mapping[str, Mapping[str, float]]
     note: str = ""
+    cpu: Mapping[str, CpuSample] | None = None
+    plan_cache: Mapping[str, float] | None = None
 
 
 def format_us(value: float) -> str:
@@ -49,7 +65,33 @@ def table(result: DatabaseResult) -> str:
         lines.append("| " + " | ".join(cells) + " |")
     if result.note:
         lines += ["", result.note]
+    if result.cpu:
+        lines += ["", *cpu_table(result.cpu)]
+    lines += ["", f"fastmango's plan cache over the timed calls: {describe(result.plan_cache)}."]
     return "\n".join(lines)
+
+
+def cpu_table(cpu: Mapping[str, CpuSample]) -> list[str]:
+    """In-process CPU per call of the 20-row read with its relation, asyncpg as the reference row."""
+    floor = cpu[ASYNCPG_ROW]
+    lines = [
+        "#### In-process CPU per call: filter + select_related, 20 rows",
+        "",
+        "CPU time of this process (`time.process_time()`) per call, so the database server's work is not in it; "
+        "elapsed time beside it.",
+        "",
+        "| implementation | call | CPU us | CPU /asyncpg | elapsed us | elapsed /asyncpg |",
+        "|---|---|---:|---:|---:|---:|",
+    ]
+    for name, call in CPU_ROWS.items():
+        sample = cpu[name]
+        cells = [name, call, format_us(sample.cpu_us), f"{sample.cpu_us / floor.cpu_us:.2f}"]
+        cells += [format_us(sample.wall_us), f"{sample.wall_us / floor.wall_us:.2f}"]
+        lines.append("| " + " | ".join(cells) + " |")
+    ratio = cpu[FASTMANGO_ROW].cpu_us / floor.cpu_us
+    met = "met" if ratio <= CPU_GOAL else "NOT met"
+    lines += ["", f"Goal (issue 14): fastmango's CPU within {CPU_GOAL}x asyncpg's: {ratio:.2f}x, {met}."]
+    return lines
 
 
 def document(results: list[DatabaseResult], workload: Workload, environment: str, command: str) -> str:

@@ -1,7 +1,7 @@
 """HTTP benchmark of fastmango against FastAPI + SQLAlchemy, Django REST Framework, Django Ninja and the raw
 asyncpg floor.
 
-    .venv/bin/python -m tools.bench.http --output tools/bench/RESULTS.md      # the full run (~12 min)
+    .venv/bin/python -m tools.bench.http --output tools/bench/RESULTS.md      # the full run (~13 min)
     .venv/bin/python -m tools.bench.http --quick                              # a 2-minute smoke run
     .venv/bin/python -m tools.bench.http --apps fastmango,floor --rounds 5
     .venv/bin/python -m tools.bench.http --profile get,create                # py-spy of fastmango under load
@@ -39,7 +39,7 @@ def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
     )
     parser.add_argument("--rounds", type=int, default=3, help="interleaved rounds; medians are kept (default: 3)")
     parser.add_argument("--duration", type=int, default=5, help="measured seconds per run (default: 5)")
-    parser.add_argument("--warmup", type=int, default=2, help="unmeasured seconds before each run (default: 2)")
+    parser.add_argument("--warmup", type=int, default=1, help="unmeasured seconds before each run (default: 1)")
     parser.add_argument("--startup-samples", type=int, default=10, help="timed starts per app (default: 10)")
     parser.add_argument("--quick", action="store_true", help="1 round of 1 s runs, 2 start-ups: a smoke run")
     parser.add_argument("--apps", type=_keys, help=f"comma-separated subset of {','.join(APP_KEYS)}")

@@ -13,6 +13,7 @@ import datetime
 from fastmango import FastMango, Settings
 from fastmango.api import CRUDRouter
 from fastmango.db import Field, Model, Relationship
+from tools.bench import plan_cache
 from tools.bench.http import common
 
 SECRET_KEY = "bench-only-secret-key-0123456789abcdefghijklmnopqrstuvwxyz"
@@ -31,7 +32,7 @@ class BenchBook(Model, table=True):
     id: int | None = Field(default=None, primary_key=True)
     title: str = Field(max_length=common.TITLE_MAX_LENGTH)
     pages: int
-    published: datetime.date
+    published: datetime.date = Field(index=True)
     author_id: int = Field(foreign_key="benchauthor.id", index=True)
     author: BenchAuthor = Relationship()
 
@@ -48,6 +49,7 @@ def create_app(
         database_url=database_url or common.database_url(),
         database_pool_size=pool_size or common.pool_size(),
         log_level="WARNING",
+        api_max_search_length=common.MAX_SEARCH_LENGTH,
     )
     app = FastMango(settings=settings, configure_logging=configure_logging)
     app.include_router(
@@ -61,9 +63,30 @@ def create_app(
             actions=("list", "get", "create"),
         )
     )
+    # The list a client pages through: offset pages with their total, a filter, a search and an ordering.
+    app.include_router(
+        CRUDRouter(
+            BenchBook,
+            prefix=common.CATALOG_PATH,
+            select_related=["author"],
+            permissions=False,
+            pagination="offset",
+            default_limit=common.LIST_LIMIT,
+            filter_fields=[common.CATALOG_FILTER],
+            search_fields=[common.CATALOG_SEARCH],
+            ordering_fields=common.CATALOG_ORDERING,
+            max_limit=common.MAX_LIMIT,
+            actions=("list",),
+        )
+    )
 
     @app.get("/hello")
     async def hello() -> dict[str, str]:
         return common.HELLO
+
+    @app.get(plan_cache.STATS_PATH, include_in_schema=False)
+    async def plan_cache_stats() -> dict[str, float] | None:
+        """The plan cache's counters in this process (null without one), read by the harness after each round."""
+        return plan_cache.read_plan_cache_stats()
 
     return app

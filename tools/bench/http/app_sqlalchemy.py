@@ -13,9 +13,9 @@ from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from typing import Annotated
 
-from fastapi import Depends, FastAPI, HTTPException
+from fastapi import Depends, FastAPI, HTTPException, Query
 from pydantic import BaseModel, ConfigDict, Field
-from sqlalchemy import ForeignKey, String, select
+from sqlalchemy import ForeignKey, String, func, select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker, create_async_engine
 from sqlalchemy.orm import DeclarativeBase, Mapped, joinedload, mapped_column, relationship
 
@@ -39,7 +39,7 @@ class Book(Base):
     id: Mapped[int] = mapped_column(primary_key=True)
     title: Mapped[str] = mapped_column(String(common.TITLE_MAX_LENGTH))
     pages: Mapped[int]
-    published: Mapped[datetime.date]
+    published: Mapped[datetime.date] = mapped_column(index=True)
     author_id: Mapped[int] = mapped_column(ForeignKey(f"{common.AUTHOR_TABLE}.id"))
     author: Mapped[Author] = relationship()
 
@@ -75,6 +75,16 @@ class BookPage(BaseModel):
     items: list[BookOut]
     next: str | None
     limit: int
+
+
+class CatalogPage(BaseModel):
+    items: list[BookOut]
+    total: int
+    limit: int
+    offset: int
+
+
+ORDER_COLUMNS = {"id": Book.id, "published": Book.published, "pages": Book.pages}
 
 
 def create_app(database_url: str | None = None, pool_size: int | None = None) -> FastAPI:
@@ -115,6 +125,37 @@ def create_app(database_url: str | None = None, pool_size: int | None = None) ->
         statement = select(Book).options(joinedload(Book.author)).order_by(Book.id).limit(limit + 1)
         books = list(await session.scalars(statement))
         return common.page(books, limit, lambda book: book.id)
+
+    @app.get(common.CATALOG_PATH, response_model=CatalogPage)
+    async def catalog(
+        session: Session,
+        limit: Annotated[int, Query(ge=1, le=common.MAX_LIMIT)] = common.LIST_LIMIT,
+        offset: Annotated[int, Query(ge=0, le=common.INT32_MAX)] = 0,
+        ordering: str | None = None,
+        author_id: Annotated[int | None, Query(ge=common.INT32_MIN, le=common.INT32_MAX)] = None,
+        search: Annotated[str | None, Query(max_length=common.MAX_SEARCH_LENGTH)] = None,
+    ) -> dict[str, object]:
+        try:
+            fields = common.parse_ordering(ordering)
+        except ValueError as exc:
+            raise HTTPException(status_code=400, detail=str(exc)) from None
+        conditions = []
+        if author_id is not None:
+            conditions.append(Book.author_id == author_id)
+        if search and search.strip():
+            conditions.append(Book.title.icontains(search.strip(), autoescape=True))
+        order = [ORDER_COLUMNS[name].desc() if descending else ORDER_COLUMNS[name] for name, descending in fields]
+        total = await session.scalar(select(func.count()).select_from(Book).where(*conditions))
+        statement = (
+            select(Book)
+            .options(joinedload(Book.author))
+            .where(*conditions)
+            .order_by(*order)
+            .limit(limit)
+            .offset(offset)
+        )
+        books = list(await session.scalars(statement))
+        return {"items": books, "total": total, "limit": limit, "offset": offset}
 
     @app.post("/books", response_model=BookOut, status_code=201)
     async def create_book(body: BookIn, session: Session) -> Book:

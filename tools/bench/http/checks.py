@@ -32,6 +32,27 @@ def expected_book(pk: int, authors: int = common.AUTHORS) -> dict[str, Any]:
     }
 
 
+def expected_catalog(
+    rows: int = common.ROWS,
+    authors: int = common.AUTHORS,
+    *,
+    ordering: str | None = None,
+    author_id: int | None = None,
+    search: str | None = None,
+    offset: int = 0,
+    limit: int = common.LIST_LIMIT,
+) -> dict[str, Any]:
+    """The ``GET /catalog`` page for these parameters, computed from the seed."""
+    books = [expected_book(pk, authors) for pk in range(1, rows + 1)]
+    if author_id is not None:
+        books = [book for book in books if book["author_id"] == author_id]
+    if search:
+        books = [book for book in books if search.strip().lower() in book["title"].lower()]
+    for name, descending in reversed(common.parse_ordering(ordering)):  # stable sorts, the last key first
+        books.sort(key=lambda book: book[name], reverse=descending)
+    return {"items": books[offset : offset + limit], "total": len(books), "limit": limit, "offset": offset}
+
+
 @dataclass(frozen=True)
 class Probe:
     """One request and the check of its answer (``check(status, json) -> problem or None``)."""
@@ -74,6 +95,32 @@ def _missing(status: int, data: Any) -> str | None:
     return None if status == 404 else f"a missing row got status {status}, expected 404"
 
 
+def _bad_ordering(status: int, data: Any) -> str | None:
+    return None if status in (400, 422) else f"ordering on a field not offered got status {status}, expected 400"
+
+
+def catalog_probes(rows: int = common.ROWS, authors: int = common.AUTHORS) -> list[Probe]:
+    """The client scenarios on ``GET /catalog``: ordering, filter plus search, offset pages, each with its total."""
+    path = common.CATALOG_PATH
+    cases: list[tuple[str, dict[str, Any]]] = [
+        ("ordering=-published", {"ordering": "-published"}),
+        ("ordering=-published&offset=20", {"ordering": "-published", "offset": 20}),
+        ("ordering=pages,-published&limit=7", {"ordering": "pages,-published", "limit": 7}),
+        ("author_id=1&search=0", {"author_id": 1, "search": "0"}),
+        ("author_id=3&search=1", {"author_id": 3, "search": "1"}),
+        ("author_id=3&search=1&offset=10", {"author_id": 3, "search": "1", "offset": 10}),
+        ("offset=40", {"offset": 40}),
+        (f"offset={rows - 5}", {"offset": rows - 5}),
+    ]
+    return [
+        *(
+            Probe("GET", f"{path}?{query}", None, _equal(200, expected_catalog(rows, authors, **p)))
+            for query, p in cases
+        ),
+        Probe("GET", f"{path}?ordering=title", None, _bad_ordering),
+    ]
+
+
 def probes(rows: int = common.ROWS, authors: int = common.AUTHORS) -> list[Probe]:
     """The requests every app must answer right, for a database seeded with ``rows`` and ``authors``."""
     limit = common.LIST_LIMIT
@@ -86,6 +133,7 @@ def probes(rows: int = common.ROWS, authors: int = common.AUTHORS) -> list[Probe
         Probe("GET", f"/books/{rows}", None, _equal(200, expected_book(rows, authors))),
         Probe("GET", f"/books/{rows + 1000}", None, _missing),
         Probe("GET", "/books", None, _equal(200, {"items": first_page, "next": following, "limit": limit})),
+        *catalog_probes(rows, authors),  # before the create probes: their totals count the seeded rows only
         Probe("POST", "/books", NEW_BOOK, _created),
         Probe("POST", "/books", BAD_BOOK, _refused),
     ]

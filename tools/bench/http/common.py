@@ -23,7 +23,9 @@ POOL_SIZE = 16
 #: Rows of ``benchbook`` and ``benchauthor`` seeded by the harness.
 ROWS = 10_000
 AUTHORS = 100
-#: Page size of ``GET /books``.
+#: The offset-paged list of the client scenarios (filter, search, ordering, COUNT): ``GET /catalog``.
+CATALOG_PATH = "/catalog"
+#: Page size of ``GET /books`` and ``GET /catalog``.
 LIST_LIMIT = 20
 TITLE_MAX_LENGTH = 200
 NAME_MAX_LENGTH = 100
@@ -44,11 +46,41 @@ SCHEMA = [
         author_id INTEGER NOT NULL REFERENCES {AUTHOR_TABLE} (id)
     )""",
     f"CREATE INDEX ix_{BOOK_TABLE}_author_id ON {BOOK_TABLE} (author_id)",
+    # ``?ordering=-published`` is served by this index, as in any app that offers the ordering.
+    f"CREATE INDEX ix_{BOOK_TABLE}_published ON {BOOK_TABLE} (published)",
 ]
 
 #: The floor's SQL, also the reference every other app's answers are checked against.
 SELECT_BOOK = f"""SELECT b.id, b.title, b.pages, b.published, b.author_id, a.name AS author_name
     FROM {BOOK_TABLE} b JOIN {AUTHOR_TABLE} a ON a.id = b.author_id"""
+
+
+#: What ``GET /catalog`` filters (``?author_id=``), searches (``?search=``, title contains, any case) and orders on
+#: (``?ordering=-published,pages``; the primary key breaks ties and is the default order).
+CATALOG_FILTER = "author_id"
+CATALOG_SEARCH = "title"
+CATALOG_ORDERING = ("published", "pages")
+MAX_LIMIT = 100
+MAX_SEARCH_LENGTH = 200
+
+
+def parse_ordering(raw: str | None, allowed: tuple[str, ...] = CATALOG_ORDERING) -> list[tuple[str, bool]]:
+    """``"-published,pages"`` as ``[("published", True), ("pages", False), ("id", False)]`` (name, descending);
+    the primary key is appended as the tie-breaker unless named. Empty or absent: ``[("id", False)]``.
+
+    Raises:
+        ValueError: a field that is not ``allowed`` (the apps answer 400).
+    """
+    fields = [(item.removeprefix("-"), item.startswith("-")) for item in (raw or "").split(",") if item]
+    for name, _ in fields:
+        if name not in allowed:
+            raise ValueError(f"cannot order by {name!r}; allowed: {', '.join(allowed)}")
+    return fields if any(name == "id" for name, _ in fields) else [*fields, ("id", False)]
+
+
+def like_escape(term: str) -> str:
+    """``term`` with LIKE's wildcards escaped by ``/`` (fastmango's escape character)."""
+    return term.replace("/", "//").replace("%", "/%").replace("_", "/_")
 
 
 def database_url() -> str:

@@ -16,6 +16,7 @@ from pathlib import Path
 
 from sqlalchemy.engine import make_url
 
+from tools.bench import plan_cache
 from tools.bench.http import checks, common
 from tools.bench.http.load import Endpoint, LoadResult, Wrk
 from tools.bench.http.servers import App, Server, http_get
@@ -24,6 +25,7 @@ from tools.bench.orm_pinning import pin_backends
 Log = Callable[[str], None]
 
 DATABASE_NAME = "fm_bench_http"
+FASTMANGO = "fastmango"
 DEFAULT_SERVER_URL = "postgresql://postgres@127.0.0.1:5432/postgres"
 
 
@@ -67,6 +69,8 @@ class Results:
     rss_idle: dict[str, list[float]] = field(default_factory=dict)
     rss_loaded: dict[str, list[float]] = field(default_factory=dict)
     notes: list[str] = field(default_factory=list)
+    #: fastmango's plan-cache counters after each round's load (None: no plan cache in that fastmango).
+    plan_cache: list[dict[str, float] | None] = field(default_factory=list)
     server_version: str = ""
     load_average: list[tuple[str, tuple[float, float, float]]] = field(default_factory=list)
     seconds: float = 0.0
@@ -230,10 +234,20 @@ def load_rounds(plan: Plan, url: str, results: Results, log: Log) -> None:
                             + (f"  {result.errors} errors" if result.errors else "")
                         )
                     results.rss_loaded.setdefault(app.key, []).append(server.rss_mib())
+                    if app.key == FASTMANGO:
+                        results.plan_cache.append(read_plan_cache(server.port))
     finally:
         wrk.close()
     if pinned_note:
         results.notes.append(pinned_note)
+
+
+def read_plan_cache(port: int) -> dict[str, float] | None:
+    """The fastmango app's plan-cache counters (:func:`tools.bench.plan_cache.read_plan_cache_stats` in the
+    server process, answered on :data:`tools.bench.plan_cache.STATS_PATH`); None when it has no plan cache."""
+    status, body = http_get(port, plan_cache.STATS_PATH, timeout=10)
+    data = json.loads(body) if status == 200 else None
+    return data if isinstance(data, dict) else None
 
 
 def run(plan: Plan, log: Log) -> Results:

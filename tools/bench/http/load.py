@@ -13,6 +13,12 @@ from tools.bench.http import common
 from tools.bench.http.servers import CLIENT_CPU
 
 CONNECTIONS = 16
+#: The ``offset`` scenario's pages: a client paging through the first ones.
+OFFSET_PAGES = 10
+#: The first goal of every endpoint on the database: at least this share of the floor's req/s.
+FLOOR_GOAL = 0.5
+#: Issue 14's goal for every CRUD read and list variant: at least this share of the floor's req/s on PostgreSQL.
+CLIENT_LIST_GOAL = 0.65
 
 _DONE = """
 done = function(summary, latency, requests)
@@ -47,6 +53,8 @@ class Endpoint:
         database: Whether it touches the database (the 0.5x-the-floor goal applies to those).
         script: The Lua that makes each request (a ``path`` alone for a fixed GET).
         path: The path of a fixed GET.
+        floor_goals: The shares of the floor's req/s fastmango must reach at least (empty: 0.5x for a
+            ``database`` endpoint, no goal otherwise).
     """
 
     key: str
@@ -54,6 +62,7 @@ class Endpoint:
     database: bool
     script: str = ""
     path: str = "/"
+    floor_goals: tuple[float, ...] = ()
 
     def lua(self) -> str:
         body = self.script or f'wrk.method = "GET"\nwrk.path = "{self.path}"\n'
@@ -71,12 +80,14 @@ request = function()
   return wrk.format("GET", "/books/" .. math.random(1, {common.ROWS}))
 end
 """,
+        floor_goals=(FLOOR_GOAL, CLIENT_LIST_GOAL),
     ),
     Endpoint(
         "list",
         f"{common.LIST_LIMIT} rows + related (GET /books)",
         database=True,
         path="/books",
+        floor_goals=(FLOOR_GOAL, CLIENT_LIST_GOAL),
     ),
     Endpoint(
         "create",
@@ -94,8 +105,46 @@ request = function()
 end
 """,
     ),
+    # The list endpoints a client really calls (issue 14): offset pages with their COUNT, ordered, filtered and
+    # searched. Same SQL in the floor as fastmango sends.
+    Endpoint(
+        "ordered",
+        f"offset page ordered by -published, with COUNT (GET {common.CATALOG_PATH}?ordering=-published)",
+        database=True,
+        path=f"{common.CATALOG_PATH}?ordering=-published",
+        floor_goals=(CLIENT_LIST_GOAL,),
+    ),
+    Endpoint(
+        "search",
+        f"filter + search, offset page with COUNT (GET {common.CATALOG_PATH}?author_id={{1-{common.AUTHORS}}}"
+        "&search={0-9})",
+        database=True,
+        script=f"""
+request = function()
+  local path = "{common.CATALOG_PATH}?author_id=" .. math.random(1, {common.AUTHORS}) .. "&search=" .. math.random(0, 9)
+  return wrk.format("GET", path)
+end
+""",
+        floor_goals=(CLIENT_LIST_GOAL,),
+    ),
+    Endpoint(
+        "offset",
+        f"offset pages 1-{OFFSET_PAGES} with COUNT (GET {common.CATALOG_PATH}?offset={{0,20,...}})",
+        database=True,
+        script=f"""
+request = function()
+  return wrk.format("GET", "{common.CATALOG_PATH}?offset=" .. {common.LIST_LIMIT} * math.random(0, {OFFSET_PAGES - 1}))
+end
+""",
+        floor_goals=(CLIENT_LIST_GOAL,),
+    ),
 )
 ENDPOINT_KEYS = tuple(endpoint.key for endpoint in ENDPOINTS)
+
+
+def floor_goals(endpoint: Endpoint) -> tuple[float, ...]:
+    """The shares of the floor's req/s fastmango is to reach on ``endpoint`` (see :attr:`Endpoint.floor_goals`)."""
+    return endpoint.floor_goals or ((FLOOR_GOAL,) if endpoint.database else ())
 
 
 @dataclass(frozen=True)

@@ -18,7 +18,7 @@ class Author(models.Model):
 class Book(models.Model):
     title = models.CharField(max_length=common.TITLE_MAX_LENGTH)
     pages = models.IntegerField()
-    published = models.DateField()
+    published = models.DateField(db_index=True)
     author = models.ForeignKey(Author, on_delete=models.PROTECT)
 
     class Meta:

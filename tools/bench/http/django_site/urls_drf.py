@@ -9,7 +9,9 @@ from django.http import JsonResponse
 from django.urls import path
 from rest_framework import generics, serializers
 from rest_framework.decorators import api_view
-from rest_framework.pagination import BasePagination
+from rest_framework.exceptions import ValidationError
+from rest_framework.filters import OrderingFilter, SearchFilter
+from rest_framework.pagination import BasePagination, LimitOffsetPagination
 from rest_framework.request import Request
 from rest_framework.response import Response
 
@@ -45,6 +47,51 @@ class CursorPage(BasePagination):
         return Response({"items": data, "next": following, "limit": self.limit})
 
 
+class CatalogPage(LimitOffsetPagination):
+    """``{items, total, limit, offset}``: DRF's limit/offset pagination (a COUNT and a page) in fastmango's shape."""
+
+    default_limit = common.LIST_LIMIT
+    max_limit = common.MAX_LIMIT
+
+    def get_paginated_response(self, data: Any) -> Response:
+        return Response({"items": data, "total": self.count, "limit": self.limit, "offset": self.offset})
+
+
+class StableOrdering(OrderingFilter):
+    """DRF's ordering filter with the primary key as tie-breaker, so that pages do not overlap."""
+
+    def get_ordering(self, request: Request, queryset: Any, view: Any) -> list[str]:
+        ordering = list(super().get_ordering(request, queryset, view) or [])
+        return ordering if any(field.lstrip("-") == "id" for field in ordering) else [*ordering, "id"]
+
+    def get_default_ordering(self, view: Any) -> list[str]:
+        return ["id"]
+
+    def remove_invalid_fields(self, queryset: Any, fields: Any, view: Any, request: Request) -> list[str]:
+        valid = super().remove_invalid_fields(queryset, fields, view, request)
+        if len(valid) != len([field for field in fields if field]):
+            raise ValidationError({"ordering": f"allowed: {', '.join(common.CATALOG_ORDERING)}"})
+        return list(valid)
+
+
+class Catalog(generics.ListAPIView):
+    """Filtered against a query parameter as DRF's filtering guide shows, searched and ordered by its filters."""
+
+    serializer_class = BookSerializer
+    pagination_class = CatalogPage
+    filter_backends = [SearchFilter, StableOrdering]
+    search_fields = [common.CATALOG_SEARCH]
+    ordering_fields = list(common.CATALOG_ORDERING)
+
+    def get_queryset(self) -> Any:
+        queryset = Book.objects.select_related("author")
+        author_id = self.request.query_params.get(common.CATALOG_FILTER)
+        if author_id is not None:
+            value = serializers.IntegerField(min_value=common.INT32_MIN, max_value=common.INT32_MAX)
+            queryset = queryset.filter(author_id=value.run_validation(author_id))
+        return queryset
+
+
 class BookList(generics.ListCreateAPIView):
     queryset = Book.objects.select_related("author").order_by("id")
     serializer_class = BookSerializer
@@ -70,4 +117,5 @@ urlpatterns = [
     path("hello", hello),
     path("books", BookList.as_view()),
     path("books/<int:pk>", BookDetail.as_view()),
+    path(common.CATALOG_PATH.lstrip("/"), Catalog.as_view()),
 ]
