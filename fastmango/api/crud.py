@@ -15,7 +15,7 @@ from starlette.convertors import Convertor, register_url_convertor
 from fastmango.api.bounds import TEXT_PATTERN, integer_bounds, key_adapter, parameter_schema
 from fastmango.api.filters import DEFAULT_MAX_SEARCH_LENGTH, BadQueryParameter, FilterSpec, field_type
 from fastmango.api.pagination import cursor_page_schema, decode_cursor, encode_cursor, page_schema
-from fastmango.api.reads import PreparedReads, row_builder
+from fastmango.api.rows import row_builder
 from fastmango.api.schemas import schema_for
 from fastmango.api.serialize import dumps
 from fastmango.auth.dependencies import optional_user, require_permission
@@ -145,10 +145,6 @@ class CRUDRouter(APIRouter):
         ]
         self.rows_fast_path = set(fields) <= {*self.columns, *self.relations}
         self.build = row_builder(self.paths, self.columns, self.relations)
-        # Unfiltered reads of the plain base QuerySet run statements prepared here, once.
-        self.prepared = PreparedReads(self.model, self.paths, self.build) if self.rows_fast_path else None
-        if self._queryset is not None:
-            self.prepared = None
 
     def queryset(self, request: Request) -> QuerySet[Any]:
         """The base QuerySet of every endpoint."""
@@ -167,11 +163,8 @@ class CRUDRouter(APIRouter):
         return [self.read_schema.model_validate(obj).model_dump(mode="json") for obj in objects]
 
     async def read_one(self, request: Request | None, pk: Any) -> dict[str, Any]:
-        if self.prepared is not None:
-            row = await self.prepared.one(pk)
-        else:
-            rows = await self.read_rows(self.queryset(request).filter(pk=pk)[:1])  # type: ignore[arg-type]
-            row = rows[0] if rows else None
+        rows = await self.read_rows(self.queryset(request).filter(pk=pk)[:1])  # type: ignore[arg-type]
+        row = rows[0] if rows else None
         if row is None:
             raise ProblemError(404, f"{self.model.__name__} {pk} does not exist.", title="Not found")
         return row
@@ -259,9 +252,7 @@ class CRUDRouter(APIRouter):
                 ),
             ] = None,
         ) -> Response:
-            prepared = self.prepared
             params = request.query_params
-            unfiltered = prepared is not None and all(key in PAGE_PARAMETERS for key in params)
             if cursor_mode:
                 # Parameters of the other pagination mode are refused, never ignored.
                 if "offset" in params:
@@ -269,25 +260,19 @@ class CRUDRouter(APIRouter):
                 if "ordering" in params:
                     raise BadQueryParameter("ordering", "Cursor pages are ordered by primary key; drop `ordering`.")
                 after = decode_cursor(cursor, cursor_key) if cursor is not None else None
-                if unfiltered and prepared is not None:
-                    items = await prepared.cursor_page(limit + 1, after)
-                else:
-                    queryset = self._filtered(request).order_by(pk_name)
-                    if after is not None:
-                        queryset = queryset.filter(**{f"{pk_name}__gt": after})
-                    items = await self.read_rows(queryset[: limit + 1])
+                queryset = self._filtered(request).order_by(pk_name)
+                if after is not None:
+                    queryset = queryset.filter(**{f"{pk_name}__gt": after})
+                items = await self.read_rows(queryset[: limit + 1])
                 following = encode_cursor(items[limit - 1][pk_name]) if len(items) > limit else None
                 return Response(
                     dumps({"items": items[:limit], "next": following, "limit": limit}), media_type="application/json"
                 )
             if "cursor" in params:
                 raise BadQueryParameter("cursor", "This endpoint pages with `limit` and `offset`, not cursors.")
-            if unfiltered and prepared is not None and not ordering:
-                items, total = await prepared.offset_page(limit, offset)
-            else:
-                queryset = self._filtered(request)
-                total = await queryset.count()
-                items = await self.read_rows(queryset[offset : offset + limit])
+            queryset = self._filtered(request)
+            items = await self.read_rows(queryset[offset : offset + limit])
+            total = await _total(queryset, items, limit, offset)
             payload = {"items": items, "total": total, "limit": limit, "offset": offset}
             return Response(dumps(payload), media_type="application/json")
 
@@ -333,10 +318,8 @@ class CRUDRouter(APIRouter):
 
         async def create_item(request: Request, body: create_schema) -> Response:  # type: ignore[valid-type]
             values = body.model_dump()  # type: ignore[attr-defined]
-            if self.prepared is not None:
-                pk = await self.prepared.create(values)  # one INSERT ... RETURNING, no unit of work
-            else:
-                pk = (await self.model.objects.create(**values)).pk  # type: ignore[attr-defined]
+            # The db layer decides how: one INSERT ... RETURNING, or the model's own save() when it overrides it.
+            pk = (await self.model.objects.create(**values)).pk  # type: ignore[attr-defined]
             row = await self.read_one(request, pk)
             location = f"{request.url.path.rstrip('/')}/{pk}"
             return Response(dumps(row), status_code=201, media_type="application/json", headers={"Location": location})
@@ -417,3 +400,11 @@ def _drop_parameter(function: Callable[..., Any], name: str) -> None:
     function.__signature__ = signature.replace(  # type: ignore[attr-defined]
         parameters=[p for p in signature.parameters.values() if p.name != name]
     )
+
+
+async def _total(queryset: QuerySet[Any], items: list[Any], limit: int, offset: int) -> int:
+    """The row count of an offset page: known from the page itself when it is not full (and not past the end),
+    else counted by the database (a COUNT over the filtered rows: see docs/api.md)."""
+    if len(items) < limit and (items or offset == 0):
+        return offset + len(items)
+    return await queryset.count()

@@ -5,13 +5,12 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any
 
-from sqlalchemy import insert
 from sqlalchemy.orm import make_transient_to_detached
 from sqlalchemy.orm.attributes import set_committed_value
 
+from fastmango.db import execute
 from fastmango.db.compiler import model_info
 from fastmango.db.errors import FieldError
-from fastmango.db.session import session_scope
 
 SQLITE_MAX_VARIABLES = 32766  # SQLITE_MAX_VARIABLE_NUMBER since SQLite 3.32
 
@@ -31,18 +30,11 @@ async def bulk_insert(model: type[Any], objs: Sequence[Any], batch_size: int) ->
     names = [attr.key for attr in info.mapper.column_attrs if attr.columns[0] is not pk_column]
     _sync_foreign_keys(info, objs)
     rows = [{name: getattr(obj, name) for name in names} for obj in objs]
-    keys: list[Any] = []
-    async with session_scope(atomic=True) as session:
-        if session.get_bind().dialect.name == "sqlite":
-            size = max(1, min(batch_size, SQLITE_MAX_VARIABLES // max(len(names), 1)))
-            for start in range(0, len(rows), size):
-                statement = insert(table).values(rows[start : start + size]).returning(pk_column)
-                keys.extend(sorted(row[0] for row in (await session.execute(statement)).all()))
-        else:
-            statement = insert(table).returning(pk_column, sort_by_parameter_order=True)
-            for start in range(0, len(rows), batch_size):
-                result = await session.execute(statement, rows[start : start + batch_size])
-                keys.extend(row[0] for row in result.all())
+    size = batch_size
+    sqlite = execute.dialect() == "sqlite"
+    if sqlite:
+        size = max(1, min(batch_size, SQLITE_MAX_VARIABLES // max(len(names), 1)))
+    keys = await execute.insert_batches(table, pk_column, rows, size, sqlite=sqlite)
     for obj, key in zip(objs, keys, strict=True):
         set_committed_value(obj, pk_name, key)
         make_transient_to_detached(obj)

@@ -12,7 +12,7 @@ from dataclasses import dataclass
 from functools import cache
 from typing import TYPE_CHECKING, Any
 
-from sqlalchemy import ColumnElement, Select, and_, func, inspect, literal, or_, select, true
+from sqlalchemy import ColumnElement, Select, and_, bindparam, func, inspect, literal, or_, select, true
 from sqlalchemy.orm import Mapper, aliased, contains_eager, load_only, selectinload
 from sqlalchemy.orm.relationships import RelationshipProperty
 from sqlalchemy.orm.strategy_options import _AbstractLoad
@@ -20,7 +20,7 @@ from sqlalchemy.orm.util import AliasedClass
 
 from fastmango.db.errors import FieldError
 from fastmango.db.expressions import Aggregate, CombinedExpression, F, Q
-from fastmango.db.lookups import LOOKUPS, apply_lookup
+from fastmango.db.lookups import LOOKUPS, Bind, apply_lookup, binds_value
 
 if TYPE_CHECKING:
     from fastmango.db.query import QueryState
@@ -70,11 +70,46 @@ def related_pk(value: Any) -> Any:
     return value
 
 
-class Compiler:
-    """Builds the statements of one QuerySet evaluation."""
+class Slots:
+    """The parameters of a statement being planned: each value of the query (a filter's value, a limit) becomes a
+    bound parameter, and the plan records which value of the query feeds it, and how (``transform``).
 
-    def __init__(self, state: QueryState) -> None:
+    ``values`` are the query's values in the order the compiler meets them (:func:`fastmango.db.plans.shape_of`
+    lists them in that order); each is checked to be the very object the compiler takes.
+    """
+
+    def __init__(self, values: list[Any]) -> None:
+        self.values = values
+        self.taken = 0
+        self.params: list[tuple[str, int, Any]] = []  # (bind name, index into values, transform or None)
+
+    def take(self, value: Any) -> int:
+        index = self.taken
+        if index >= len(self.values) or self.values[index] is not value:
+            raise RuntimeError("fastmango internal error: a query's values were not met in their planned order")
+        self.taken += 1
+        return index
+
+    def bind(self, index: int, label: str, transform: Any = None, *, expanding: bool = False) -> Any:
+        name = f"fm{len(self.params)}_{label}"
+        self.params.append((name, index, transform))
+        return bindparam(name, expanding=expanding)
+
+
+def _then(first: Any, second: Any) -> Any:
+    if first is None:
+        return second
+    if second is None:
+        return first
+    return lambda value: second(first(value))
+
+
+class Compiler:
+    """Builds the statements of one QuerySet evaluation, with its values as bound parameters (see :class:`Slots`)."""
+
+    def __init__(self, state: QueryState, slots: Slots | None = None) -> None:
         self.state = state
+        self.slots = slots if slots is not None else Slots([])
         self.model = state.model
         self.info = model_info(state.model)
         self.aliases: dict[str, Any] = {}
@@ -129,6 +164,30 @@ class Compiler:
         if isinstance(value, Aggregate):
             raise FieldError(f"{value!r} cannot be used here; annotate() it first and refer to the annotation")
         return related_pk(value)
+
+    def binder(self, key: str, raw: Any, convert: Any = None) -> Bind:
+        """The ``bind`` of a lookup's value (see :mod:`fastmango.db.lookups`): a parameter of the plan when the value
+        is bound, else the value itself (an expression, or one that decides the SQL's form)."""
+        if not binds_value(key, raw):
+            value = convert(raw) if convert is not None else self.value(raw)
+
+            def literal(transform: Any = None, *, expanding: bool = False) -> Any:
+                return transform(value) if transform is not None else value
+
+            return literal
+        index = self.slots.take(raw)
+        if convert is None and hasattr(raw, "__mapper__"):
+            convert = related_pk
+        label = key.replace("__", "_")
+
+        def bind(transform: Any = None, *, expanding: bool = False) -> Any:
+            return self.slots.bind(index, label, _then(convert, transform), expanding=expanding)
+
+        return bind
+
+    def slot(self, value: int, label: str) -> Any:
+        """A limit or offset as a parameter of the plan."""
+        return self.slots.bind(self.slots.take(value), label)
 
     def annotation(self, expression: Any) -> ColumnElement[Any]:
         if isinstance(expression, Aggregate):
@@ -203,9 +262,9 @@ class Compiler:
         info = model_info(model)
         first = info.pk_name if parts[0] == "pk" else parts[0]
         if model is self.model and first in self.annotations:
-            return apply_lookup(self.annotations[first], parts[1:], self.value(value), key)
+            return apply_lookup(self.annotations[first], parts[1:], self.value(value), key, self.binder(key, value))
         if first in info.columns:
-            return apply_lookup(getattr(model, first), parts[1:], self.value(value), key)
+            return apply_lookup(getattr(model, first), parts[1:], self.value(value), key, self.binder(key, value))
         if first not in info.relations:
             raise self.unknown(info, first, key)
         rel = info.relations[first]
@@ -220,7 +279,10 @@ class Compiler:
                 return ~exists if value else exists  # type: ignore[no-any-return]
             if lookup == "exact" and value is None:
                 return ~(attr.any() if rel.uselist else attr.has())  # type: ignore[no-any-return]
-            inner = LOOKUPS[lookup](target_pk, _pks(value) if lookup == "in" else self.value(value))
+            if lookup == "in":
+                inner = LOOKUPS[lookup](target_pk, _pks(value), self.binder(key, value, _pks))
+            else:
+                inner = LOOKUPS[lookup](target_pk, self.value(value), self.binder(key, value))
         else:
             inner = self.lookup(target, "__".join(rest), value)
         return attr.any(inner) if rel.uselist else attr.has(inner)  # type: ignore[no-any-return]
@@ -251,9 +313,9 @@ class Compiler:
             statement = statement.distinct()
         if sliced:
             if self.state.offset:
-                statement = statement.offset(self.state.offset)
+                statement = statement.offset(self.slot(self.state.offset, "offset"))
             if self.state.limit is not None:
-                statement = statement.limit(self.state.limit)
+                statement = statement.limit(self.slot(self.state.limit, "limit"))
         return statement
 
     def select_instances(self) -> Select[Any]:
@@ -327,7 +389,7 @@ class Compiler:
     def exists(self) -> Select[Any]:
         statement = self.finish(select(literal(1)).select_from(self.model), ordered=False, sliced=False)
         if self.state.offset:
-            statement = statement.offset(self.state.offset)
+            statement = statement.offset(self.slot(self.state.offset, "offset"))
         return statement.limit(1)
 
     def aggregate(self, aggregates: dict[str, Aggregate]) -> Select[Any]:

@@ -21,7 +21,7 @@ from sqlalchemy.pool import NullPool, StaticPool
 from fastmango.core.errors import ImproperlyConfigured
 from fastmango.core.lazy import require
 from fastmango.core.settings import mask_url, normalize_database_url
-from fastmango.db import pg_errors
+from fastmango.db import hook, pg_errors
 
 
 class Database:
@@ -48,7 +48,7 @@ class Database:
 
         Args:
             url: A SQLite or PostgreSQL URL.
-            echo: Log every statement with its values.
+            echo: Log every statement with its values (secret-looking ones masked) to ``fastmango.db.sql``.
             pool_size: Connections kept open (as many again may be opened under load).
             pooled: False: a connection per session, closed after it (tests, where each test has its loop).
             connect_timeout: Seconds to open a PostgreSQL connection before the database counts as down.
@@ -64,7 +64,7 @@ class Database:
         self.dialect = parsed.get_backend_name()
         # hide_parameters: a failed statement's values (a password hash, personal data) stay out of
         # exception messages and logs, unless SQL echo was asked for.
-        options: dict[str, Any] = {"echo": echo, "pool_reset_on_return": None, "hide_parameters": not echo}
+        options: dict[str, Any] = {"pool_reset_on_return": None, "hide_parameters": not echo}
         memory = self.dialect == "sqlite" and (parsed.database in (None, "", ":memory:") or "mode=memory" in self.url)
         if self.dialect == "postgresql":
             require("asyncpg", extra="postgres")
@@ -83,6 +83,9 @@ class Database:
         if self.dialect == "postgresql":
             options["connect_args"] = _postgres_timeouts(connect_timeout, statement_timeout)
         self.engine: AsyncEngine = create_async_engine(self.url, **options)
+        hook.install(self.engine.sync_engine)
+        if echo:  # SQL echo is a listener of the query hook, so it sees the statements of every route
+            hook.echo()
         if self.dialect == "postgresql":
             pg_errors.install(self.engine, hide_values=not echo)
         # On PostgreSQL an autocommit connection reads without BEGIN ... ROLLBACK. On SQLite the driver is put

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import operator
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from typing import Any
 
 
@@ -14,7 +14,9 @@ class Q:
     OR = "OR"
 
     def __init__(self, *children: Q, **lookups: Any) -> None:
-        self.children: list[Q | tuple[str, Any]] = [*children, *sorted(lookups.items())]
+        # An iterator is read once, here: a plan reads a lookup's value again on every run.
+        items = [(key, list(value) if isinstance(value, Iterator) else value) for key, value in sorted(lookups.items())]
+        self.children: list[Q | tuple[str, Any]] = [*children, *items]
         self.connector = Q.AND
         self.negated = False
 
@@ -45,6 +47,8 @@ class Q:
 
 class Combinable:
     """Arithmetic on expressions: ``F("price") * 2``, ``F("a") + F("b")``."""
+
+    fastmango_expression = True  # a filter value that is SQL, never a bound parameter (fastmango.db.lookups)
 
     def _op(self, op: Callable[[Any, Any], Any], other: Any, reverse: bool = False) -> CombinedExpression:
         return CombinedExpression(other, op, self) if reverse else CombinedExpression(self, op, other)

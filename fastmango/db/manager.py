@@ -6,7 +6,7 @@ import copy
 from collections.abc import AsyncIterator, Iterable, Sequence
 from typing import TYPE_CHECKING, Any, Generic, TypeVar, overload
 
-from fastmango.db.query import QuerySet, ValuesQuerySet
+from fastmango.db.query import QuerySet
 
 if TYPE_CHECKING:
     from fastmango.db.expressions import Aggregate, Q
@@ -89,10 +89,10 @@ class Manager(Generic[M]):
     def annotate(self, **expressions: Any) -> QuerySet[M]:
         return self.get_queryset().annotate(**expressions)
 
-    def values(self, *fields: str) -> ValuesQuerySet:
+    def values(self, *fields: str) -> QuerySet[dict[str, Any]]:
         return self.get_queryset().values(*fields)
 
-    def values_list(self, *fields: str, flat: bool = False) -> ValuesQuerySet:
+    def values_list(self, *fields: str, flat: bool = False) -> QuerySet[Any]:
         return self.get_queryset().values_list(*fields, flat=flat)
 
     def iterator(self, chunk_size: int = 2000) -> AsyncIterator[M]:

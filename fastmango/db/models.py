@@ -5,21 +5,19 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from typing import Any, ClassVar
 
-from sqlalchemy import delete as sa_delete
-from sqlalchemy import select
+from sqlalchemy import inspect as sa_inspect
 from sqlalchemy.orm import RelationshipProperty
 from sqlalchemy.orm.attributes import set_committed_value
-from sqlalchemy.orm.exc import StaleDataError
 from sqlmodel import Relationship as _sqlmodel_relationship
 from sqlmodel import SQLModel
 
-from fastmango.db import loading
+from fastmango.db import execute, loading
 from fastmango.db.annotations import ModelMetaclass
 from fastmango.db.compiler import model_info
 from fastmango.db.datetimes import use_utc_columns, watch_naive_datetimes
 from fastmango.db.errors import MultipleObjectsReturned, ObjectDoesNotExist
 from fastmango.db.manager import Manager
-from fastmango.db.session import session_scope
+from fastmango.db.query import QuerySet
 
 
 def Relationship(
@@ -104,31 +102,23 @@ class Model(SQLModel, metaclass=ModelMetaclass):
     async def save(self) -> None:
         """Insert the row (no primary key yet) or write its changed fields.
 
-        Related objects assigned to its relations are saved with it, all or nothing.
+        A new row without related objects is one ``INSERT ... RETURNING``; related objects assigned to its
+        relations are saved with it, all or nothing.
 
         Raises:
             Model.DoesNotExist: the row was deleted meanwhile.
         """
+        carries_related = _carries_related(self)
+        if not carries_related and sa_inspect(self).transient:
+            await execute.insert_row(self)
+            return
         pk = self.pk
-        async with session_scope(write=True, atomic=_carries_related(self)) as session:
-            session.add(self)
-            try:
-                await session.flush()
-            except StaleDataError:
-                # Taken out before the rollback, which would otherwise expire (and so empty) the instance.
-                session.expunge(self)
-                raise self.DoesNotExist(f"{type(self).__name__} with pk={pk!r} no longer exists") from None
+        if not await execute.flush_instance(self, atomic=carries_related):
+            raise self.DoesNotExist(f"{type(self).__name__} with pk={pk!r} no longer exists")
 
     async def delete(self) -> None:
         """Delete the row. Rows that reference it through a foreign key make this an ``IntegrityError``."""
-        info = model_info(type(self))
-        pk_column = getattr(type(self), info.pk_name)
-        async with session_scope(write=True) as session:
-            await session.execute(
-                sa_delete(type(self)).where(pk_column == self.pk).execution_options(synchronize_session=False)
-            )
-            if self in session:
-                session.expunge(self)
+        await execute.delete_instance(self)
 
     async def refresh_from_db(self) -> None:
         """Reload the column values from the database.
@@ -138,12 +128,10 @@ class Model(SQLModel, metaclass=ModelMetaclass):
         """
         info = model_info(type(self))
         names = list(info.mapper.column_attrs.keys())
-        statement = select(*[getattr(type(self), n) for n in names]).where(getattr(type(self), info.pk_name) == self.pk)
-        async with session_scope() as session:
-            row = (await session.execute(statement)).first()
-        if row is None:
+        found = await QuerySet(type(self)).filter(pk=self.pk).values_list(*names)[:1]
+        if not found:
             raise self.DoesNotExist(f"{type(self).__name__} with pk={self.pk!r} no longer exists")
-        for name, value in zip(names, row, strict=True):
+        for name, value in zip(names, found[0], strict=True):
             set_committed_value(self, name, value)
 
 

@@ -9,21 +9,19 @@ from __future__ import annotations
 
 import dataclasses
 from collections.abc import AsyncIterator, Generator, Iterable, Sequence
-from typing import TYPE_CHECKING, Any, Generic, TypeVar, overload
+from typing import Any, Generic, TypeVar, overload
 
-from sqlalchemy import Row, delete, update
+from sqlalchemy import delete, update
 
+from fastmango.db import execute, plans
 from fastmango.db.bulk import bulk_insert
-from fastmango.db.compiler import Compiler, model_info
-from fastmango.db.engine import get_database
+from fastmango.db.compiler import Compiler, Slots, model_info
 from fastmango.db.errors import FieldError, IntegrityError
 from fastmango.db.expressions import Aggregate, Q
-from fastmango.db.session import current_session, fetch_rows, in_transaction, session_scope, transaction
+from fastmango.db.plans import Result
+from fastmango.db.session import transaction
 
-if TYPE_CHECKING:
-    from fastmango.db.models import Model
-
-M = TypeVar("M", bound="Model")
+M = TypeVar("M")  # what the QuerySet yields: model instances, or dicts / tuples / values after values()
 
 
 @dataclasses.dataclass(frozen=True)
@@ -44,17 +42,22 @@ class QueryState:
 
 
 class QuerySet(Generic[M]):
-    """A query over ``model``. Build it with chained calls; ``await`` it (or a terminal method) to run it."""
+    """A query over ``model``. Build it with chained calls; ``await`` it (or a terminal method) to run it.
 
-    def __init__(self, model: type[M], state: QueryState | None = None) -> None:
+    ``values()`` and ``values_list()`` give the same QuerySet with another result shape (dicts, tuples or single
+    values): every chaining and terminal method works on each shape.
+    """
+
+    def __init__(self, model: type[Any], state: QueryState | None = None, result: Result | None = None) -> None:
         self.model = model
         self._state = state or QueryState(model=model)
+        self._result = result or _INSTANCES
 
     def _chain(self, **changes: Any) -> QuerySet[M]:
-        return type(self)(self.model, dataclasses.replace(self._state, **changes))
+        return type(self)(self.model, dataclasses.replace(self._state, **changes), self._result)
 
-    def _compiler(self) -> Compiler:
-        return Compiler(self._state)
+    def _shaped(self, result: Result) -> QuerySet[Any]:
+        return type(self)(self.model, self._state, result)
 
     def __repr__(self) -> str:
         return f"<QuerySet {self.model.__name__} {self._state}>"
@@ -112,15 +115,16 @@ class QuerySet(Generic[M]):
                 raise FieldError(f"annotation {name!r} clashes with a field of {self.model.__name__}; rename it")
         return self._chain(annotations={**self._state.annotations, **expressions})
 
-    def values(self, *fields: str) -> ValuesQuerySet:
-        """Rows as dicts of the named fields (all columns when none are named), without building models."""
-        return ValuesQuerySet(self._state, fields, mode="dict")
+    def values(self, *fields: str) -> QuerySet[dict[str, Any]]:
+        """Rows as dicts of the named fields (all columns and annotations when none are named), without building
+        models."""
+        return self._shaped(Result(plans.DICTS, fields))
 
-    def values_list(self, *fields: str, flat: bool = False) -> ValuesQuerySet:
+    def values_list(self, *fields: str, flat: bool = False) -> QuerySet[Any]:
         """Rows as tuples, or as single values with ``flat=True`` (one field only)."""
         if flat and len(fields) != 1:
             raise FieldError("values_list(flat=True) takes exactly one field")
-        return ValuesQuerySet(self._state, fields, mode="flat" if flat else "tuple")
+        return self._shaped(Result(plans.FLAT if flat else plans.TUPLES, fields))
 
     @overload
     def __getitem__(self, key: slice) -> QuerySet[M]: ...
@@ -161,38 +165,20 @@ class QuerySet(Generic[M]):
     async def _fetch(self) -> list[M]:
         if self._state.empty or self._state.limit == 0:
             return []
-        compiler = self._compiler()
-        statement = compiler.select_instances()
-        async with session_scope() as session:
-            result = await session.execute(statement)
-            if not compiler.annotations:
-                return list(result.scalars().all())
-            return _with_annotations(result.all(), list(compiler.annotations))
+        result = self._result
+        plan, values = execute.plan(self._state, result)
+        if result.kind == plans.INSTANCES:
+            return await execute.instances(plan, values)
+        return _shape_rows(await execute.rows(plan, values), result, plan)
 
     async def iterator(self, chunk_size: int = 2000) -> AsyncIterator[M]:
         """Stream rows in chunks of ``chunk_size`` (a server-side cursor on PostgreSQL), not all at once."""
-        if self._state.empty:
+        if self._state.empty or self._state.limit == 0:
             return
-        compiler = self._compiler()
-        statement = compiler.select_instances().execution_options(yield_per=chunk_size)
-        names = list(compiler.annotations)
-        bound = current_session()
-        if bound is not None:  # inside transaction(): stream in it
-            result = await bound.stream(statement)
-            async for partition in result.partitions(chunk_size):
-                for obj in _with_annotations(partition, names):
-                    yield obj
-            return
-        # A session of its own, not bound to the caller's context: an async generator's code runs in the
-        # consumer's context, so binding a transaction here would capture the consumer's writes.
-        async with get_database().sessions() as session, session.begin():
-            result = await session.stream(statement)
-            async for partition in result.partitions(chunk_size):
-                objects = _with_annotations(partition, names)
-                for obj in objects:
-                    session.expunge(obj)  # detached, like every other query's rows: save() works on them
-                for obj in objects:
-                    yield obj
+        plan, values = execute.plan(self._state, self._result)
+        async for chunk in execute.stream(plan, values, chunk_size):
+            for item in chunk if self._result.kind == plans.INSTANCES else _shape_rows(chunk, self._result, plan):
+                yield item
 
     async def get(self, *conditions: Q, **lookups: Any) -> M:
         """The one row matching the conditions.
@@ -228,14 +214,15 @@ class QuerySet(Generic[M]):
         """The number of rows, counted by the database."""
         if self._state.empty:
             return 0
-        rows = await fetch_rows(self._compiler().count())
-        return int(rows[0][0])
+        plan, values = execute.plan(self._state, _COUNT)
+        return int((await execute.rows(plan, values))[0][0])
 
     async def exists(self) -> bool:
         """Whether any row matches (``SELECT 1 ... LIMIT 1``)."""
         if self._state.empty or self._state.limit == 0:
             return False
-        return bool(await fetch_rows(self._compiler().exists()))
+        plan, values = execute.plan(self._state, _EXISTS)
+        return bool(await execute.rows(plan, values))
 
     async def aggregate(self, **aggregates: Aggregate) -> dict[str, Any]:
         """Aggregate over the rows: ``await qs.aggregate(total=Sum("price"))`` -> ``{"total": ...}``."""
@@ -246,20 +233,33 @@ class QuerySet(Generic[M]):
                 raise FieldError(f"aggregate({name}=...) takes Count, Sum, Avg, Min or Max, got {value!r}")
         if self._state.empty:
             return {name: 0 if agg.function == "count" else None for name, agg in aggregates.items()}
-        async with session_scope() as session:
-            row = (await session.execute(self._compiler().aggregate(aggregates))).one()
-        return dict(row._mapping)
+        plan, values = execute.plan(self._state, _AGGREGATE, aggregates)
+        row = (await execute.rows(plan, values))[0]
+        return dict(zip(aggregates, row, strict=True))
 
     async def in_bulk(self, id_list: Iterable[Any] | None = None, *, field_name: str = "pk") -> dict[Any, M]:
         """Rows keyed by ``field_name`` (the primary key by default), optionally only those in ``id_list``."""
         info = model_info(self.model)
         name = info.pk_name if field_name == "pk" else field_name
         queryset = self if id_list is None else self.filter(**{f"{name}__in": list(id_list)})
-        return {getattr(obj, name): obj for obj in await queryset}
+        kind, fields = self._result.kind, self._result.fields
+        if kind == plans.INSTANCES:
+            return {getattr(obj, name): obj for obj in await queryset}
+        names = fields or (*info.mapper.column_attrs.keys(), *self._state.annotations)
+        if name not in names:
+            raise FieldError(f"in_bulk(field_name={field_name!r}) on values(): include {name!r} in the fields")
+        found: list[Any] = await queryset
+        if kind == plans.DICTS:
+            return {row[name]: row for row in found}
+        if kind == plans.FLAT:
+            return {value: value for value in found}
+        position = names.index(name)
+        return {row[position]: row for row in found}
 
     # -- writes ------------------------------------------------------------------------------------
-    async def create(self, **fields: Any) -> M:
-        """Insert one row and return it with its primary key."""
+    async def create(self, **fields: Any) -> Any:
+        """Insert one row and return it (a model instance) with its primary key. A ``save()`` the model overrides
+        runs; otherwise one ``INSERT ... RETURNING``."""
         obj = self.model(**fields)
         await obj.save()
         return obj
@@ -270,11 +270,10 @@ class QuerySet(Generic[M]):
         if not objs:
             return objs
         info = model_info(self.model)
-        if any(obj.pk is not None for obj in objs) or len(info.mapper.primary_key) != 1:
-            async with session_scope(atomic=True) as session:  # explicit keys: let the ORM flush them
+        if any(getattr(obj, info.pk_name) is not None for obj in objs) or len(info.mapper.primary_key) != 1:
+            async with transaction():  # explicit keys: let the ORM flush them, all or nothing
                 for start in range(0, len(objs), batch_size):
-                    session.add_all(objs[start : start + batch_size])
-                    await session.flush()
+                    await execute.flush(objs[start : start + batch_size], atomic=False)
             return objs
         await bulk_insert(self.model, objs, batch_size)
         return objs
@@ -301,6 +300,7 @@ class QuerySet(Generic[M]):
     async def update_or_create(self, defaults: dict[str, Any] | None = None, **lookups: Any) -> tuple[M, bool]:
         """Update the row matching ``lookups`` with ``defaults``, or create it: ``(obj, created)``."""
         async with transaction():
+            obj: Any
             obj, created = await self.get_or_create(defaults, **lookups)
             if not created and defaults:
                 for name, value in defaults.items():
@@ -313,103 +313,57 @@ class QuerySet(Generic[M]):
         self._check_writable("update")
         if self._state.empty or not fields:
             return 0
-        compiler = self._compiler()
+        compiler, values = self._write_compiler()
         info = model_info(self.model)
-        values = {}
+        changes = {}
         for name, value in fields.items():
             if name not in info.columns:
                 raise compiler.unknown(info, name, name)
-            values[name] = compiler.value(value)
-        statement = update(self.model).where(*compiler.write_where()).values(values)
-        async with session_scope(write=True) as session:
-            result = await session.execute(statement, execution_options=_synchronize())
-        return int(result.rowcount)  # type: ignore[attr-defined]
+            changes[name] = compiler.value(value)
+        statement = update(self.model).where(*compiler.write_where()).values(changes)
+        return await execute.write(statement, _bound(compiler.slots, values))
 
     async def delete(self) -> int:
         """Delete matching rows in one statement; returns the rows deleted."""
         self._check_writable("delete")
         if self._state.empty:
             return 0
-        compiler = self._compiler()
+        compiler, values = self._write_compiler()
         statement = delete(self.model).where(*compiler.write_where())
-        async with session_scope(write=True) as session:
-            result = await session.execute(statement, execution_options=_synchronize())
-        return int(result.rowcount)  # type: ignore[attr-defined]
+        return await execute.write(statement, _bound(compiler.slots, values))
+
+    def _write_compiler(self) -> tuple[Compiler, list[Any]]:
+        """A compiler for an UPDATE or DELETE over the rows (not cached: writes build their statement per call)."""
+        _, values = plans.shape_of(self._state, _COUNT)
+        return Compiler(self._state, Slots(values)), values
 
     def _check_writable(self, operation: str) -> None:
         if self._state.limit is not None or self._state.offset or self._state.distinct:
             raise FieldError(f"{operation}() cannot run on a sliced or distinct QuerySet; filter by pk instead")
 
 
-class ValuesQuerySet:
-    """The result of ``values()`` / ``values_list()``: rows as dicts, tuples or single values."""
-
-    def __init__(self, state: QueryState, fields: tuple[str, ...], mode: str) -> None:
-        self._state = state
-        self._fields = fields
-        self._mode = mode
-
-    def __await__(self) -> Generator[Any, None, list[Any]]:
-        return self._fetch().__await__()
-
-    async def __aiter__(self) -> AsyncIterator[Any]:
-        for row in await self._fetch():
-            yield row
-
-    def __getitem__(self, key: slice) -> ValuesQuerySet:
-        sliced = QuerySet(self._state.model, self._state)[key]
-        return ValuesQuerySet(sliced._state, self._fields, self._mode)
-
-    def filter(self, *conditions: Q, **lookups: Any) -> ValuesQuerySet:
-        """Rows matching the conditions (see ``QuerySet.filter``)."""
-        where = (*self._state.where, Q(*conditions, **lookups))
-        return ValuesQuerySet(dataclasses.replace(self._state, where=where), self._fields, self._mode)
-
-    def exclude(self, *conditions: Q, **lookups: Any) -> ValuesQuerySet:
-        """Rows not matching the conditions (see ``QuerySet.exclude``)."""
-        where = (*self._state.where, ~Q(*conditions, **lookups))
-        return ValuesQuerySet(dataclasses.replace(self._state, where=where), self._fields, self._mode)
-
-    def order_by(self, *fields: str) -> ValuesQuerySet:
-        """Order the rows (see ``QuerySet.order_by``)."""
-        return ValuesQuerySet(dataclasses.replace(self._state, order_by=fields), self._fields, self._mode)
-
-    def distinct(self) -> ValuesQuerySet:
-        """Remove duplicate rows."""
-        return ValuesQuerySet(dataclasses.replace(self._state, distinct=True), self._fields, self._mode)
-
-    async def first(self) -> Any:
-        """The first row, or None."""
-        rows = await self[:1]
-        return rows[0] if rows else None
-
-    async def _fetch(self) -> list[Any]:
-        if self._state.empty or self._state.limit == 0:
-            return []
-        statement = Compiler(self._state).select_values(self._fields)
-        rows: Sequence[Row[Any]] = await fetch_rows(statement)
-        if self._mode == "flat":
-            return [row[0] for row in rows]
-        if self._mode == "tuple":
-            return [tuple(row) for row in rows]
-        return [row._asdict() for row in rows]
+ValuesQuerySet = QuerySet  # values() and values_list() return QuerySets; the old name stays importable
+_INSTANCES = Result(plans.INSTANCES)
+_COUNT = Result(plans.COUNT)
+_EXISTS = Result(plans.EXISTS)
+_AGGREGATE = Result(plans.AGGREGATE)
 
 
-def _synchronize() -> dict[str, Any]:
-    """Inside ``transaction()`` rows already loaded in its session take the new values of an UPDATE (and
-    leave it after a DELETE), so later reads in the block see them; outside, every call has a new session."""
-    return {"synchronize_session": "fetch" if in_transaction() else False}
+def _bound(slots: Slots, values: list[Any]) -> dict[str, Any]:
+    return {
+        name: (transform(values[index]) if transform is not None else values[index])
+        for name, index, transform in slots.params
+    }
 
 
-def _with_annotations(rows: Sequence[Row[Any]], names: list[str]) -> list[Any]:
-    """The model instances of ``rows`` (entity first), with annotation values set as attributes."""
-    objects = []
-    for row in rows:
-        obj = row[0]
-        for index, name in enumerate(names, start=1):
-            obj.__dict__[name] = row[index]
-        objects.append(obj)
-    return objects
+def _shape_rows(found: Sequence[Any], result: Result, plan: Any) -> list[Any]:
+    """Rows as the result shape asks: dicts, tuples or single values."""
+    if result.kind == plans.FLAT:
+        return [row[0] for row in found]
+    if result.kind == plans.TUPLES:
+        return [tuple(row) for row in found]
+    names = plan.columns
+    return [dict(zip(names, row, strict=True)) for row in found]
 
 
 def _reversed(order: tuple[str, ...]) -> tuple[str, ...]:

@@ -4,13 +4,21 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from contextlib import contextmanager
-from typing import Any
 
-from sqlalchemy import event
+from fastmango.db.hook import QueryEvent, listening
+
+_TRANSACTION_CONTROL = frozenset({"BEGIN", "COMMIT", "ROLLBACK", "SAVEPOINT", "RELEASE"})
 
 
 class CapturedQueries(list[str]):
-    """The SQL statements sent inside ``capture_queries()``, in order (transaction control excluded)."""
+    """The SQL statements sent inside ``capture_queries()``, in order (transaction control excluded).
+
+    ``events`` holds the query hook's record of each (parameters, duration, rows, shape, connection).
+    """
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.events: list[QueryEvent] = []
 
     @property
     def selects(self) -> list[str]:
@@ -20,23 +28,19 @@ class CapturedQueries(list[str]):
 
 @contextmanager
 def capture_queries(*, include_transaction_control: bool = False) -> Iterator[CapturedQueries]:
-    """``with capture_queries() as queries:`` records each statement sent to the connected database.
+    """``with capture_queries() as queries:`` records each statement the database runs, on every route (the
+    ORM's session, Core connections and the direct asyncpg route alike), from the query hook.
 
     A statement run once with many parameter sets (``executemany``) counts once, as it is one round trip
     batch. BEGIN/COMMIT/ROLLBACK/SAVEPOINT are left out unless ``include_transaction_control``.
     """
-    from fastmango.db.engine import get_database
-
-    engine = get_database().engine.sync_engine
     captured = CapturedQueries()
 
-    def before_execute(conn: Any, cursor: Any, statement: str, *args: Any) -> None:
-        keyword = statement.lstrip().split(" ", 1)[0].upper()
-        if include_transaction_control or keyword not in {"BEGIN", "COMMIT", "ROLLBACK", "SAVEPOINT", "RELEASE"}:
-            captured.append(statement)
+    def record(query: QueryEvent) -> None:
+        keyword = query.sql.lstrip().split(" ", 1)[0].upper()
+        if include_transaction_control or keyword not in _TRANSACTION_CONTROL:
+            captured.append(query.sql)
+            captured.events.append(query)
 
-    event.listen(engine, "before_cursor_execute", before_execute)
-    try:
+    with listening(record):
         yield captured
-    finally:
-        event.remove(engine, "before_cursor_execute", before_execute)
