@@ -429,15 +429,20 @@ async def stop_worker(worker: Worker) -> None:
     here every job task is awaited first, whatever its end. It also closes the Redis pool with ``close()``,
     which redis-py deprecates (a ``DeprecationWarning`` at every stop): its steps are taken here, with
     ``aclose()``.
+
+    A job already cancelled (by arq's signal handler) is not cancelled again: it is waiting for its
+    function to re-queue it (``_run_job``), and a second cancel would end that wait before the re-queue is
+    written, so the job would stay "in progress" with its attempt counted.
     """
     for job in worker.tasks.values():
-        if not job.done():
+        if not job.done() and not job.cancelling():
             job.cancel()
     if worker.main_task is not None:
         worker.main_task.cancel()
     # The poll loop ends too: a connection it holds mid-command goes back to the pool before the pool closes.
     main = [worker.main_task] if worker.main_task is not None else []
-    await asyncio.gather(*worker.tasks.values(), *main, return_exceptions=True)
+    functions = list(getattr(worker, "job_tasks", {}).values())  # each ends after its re-queue bookkeeping
+    await asyncio.gather(*worker.tasks.values(), *functions, *main, return_exceptions=True)
     worker.tasks.clear()
     if not hasattr(worker, "_pool"):  # an arq whose internals changed: its own close, warning or not
         await worker.close()

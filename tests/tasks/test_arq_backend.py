@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import signal
 import time
 import warnings
 from pathlib import Path
@@ -15,7 +16,7 @@ import pytest
 from fastmango import TaskContext, task
 from fastmango.core.errors import ImproperlyConfigured
 from fastmango.core.redis import redis_client
-from fastmango.tasks import JobState, TaskQueueUnavailable
+from fastmango.tasks import JobInfo, JobState, TaskQueueUnavailable
 from fastmango.tasks.arq_backend import ArqBackend, deserialize, serialize
 from tests.faults.servers import RedisServer, free_port
 from tests.tasks.conftest import Harness, delete_queue_keys, make_settings
@@ -109,6 +110,30 @@ async def test_a_job_cancelled_by_a_stopping_worker_is_requeued_for_the_next(arq
         assert await job.result(timeout=5) == key
         info = await job.info()
     assert info is not None and info.attempt == 1  # the interrupted attempt did not count
+
+
+async def test_a_job_cancelled_by_a_signal_is_requeued_before_the_stopped_worker_returns(
+    arq_harness: Harness, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    key = uuid4().hex
+    gate[key] = asyncio.Event()
+    async with arq_harness.run(tasks=[gated]):
+        job = await gated.enqueue(key=key)
+        assert await wait_for_state(job, JobState.in_progress)
+        history = arq_harness.backend.history  # type: ignore[attr-defined]
+        update = history.update
+
+        async def slow_update(info: JobInfo) -> None:  # as on a loaded machine: the re-queue's record is late
+            await asyncio.sleep(0.3)
+            await update(info)
+
+        monkeypatch.setattr(history, "update", slow_update)
+        [worker] = arq_harness.workers
+        worker.handle_sig(signal.SIGTERM)  # what `fastmango worker` does first on SIGTERM: cancel the running jobs
+        await asyncio.sleep(0.05)  # the worker's main task ends and the CLI gets to stop the worker
+        await arq_harness.stop_workers()  # then it stops the worker, which cancels whatever still runs
+        info = await job.info()
+        assert info is not None and (info.state, info.attempt) == (JobState.queued, 0)
 
 
 async def test_a_stopped_worker_closes_its_redis_pool_without_deprecated_calls(
