@@ -12,11 +12,17 @@ defined yet (a model declared further down, or imported only under ``TYPE_CHECKI
 is resolved when the mappers are first configured: in the module first, then among the mapped classes. A name
 that cannot be resolved is a :class:`~fastmango.db.errors.ModelDefinitionError` naming the model, the field, the
 name and its closest match, at declaration or at that first configuration, instead of a SQLAlchemy traceback.
+
+Columns need their types when the class is created. Pydantic evaluates their strings in the module, so a type
+declared further down is a ``ModelDefinitionError`` at declaration (SQLModel would fail with ``issubclass() arg 1
+must be a class``); for a model declared in a function, the function's names are used too (pydantic, called
+through SQLModel's metaclass, would look in SQLModel's frame instead).
 """
 
 from __future__ import annotations
 
 import builtins
+import contextlib
 import difflib
 import sys
 import weakref
@@ -26,7 +32,7 @@ from typing import Any, ForwardRef, get_args
 from sqlalchemy import event
 from sqlalchemy import inspect as sa_inspect
 from sqlalchemy.orm import Mapper
-from sqlmodel.main import SQLModelMetaclass
+from sqlmodel.main import RelationshipInfo, SQLModelMetaclass
 
 from fastmango.db.errors import ModelDefinitionError
 
@@ -62,14 +68,74 @@ class _Namespace(dict[str, Any]):
 
 
 class ModelMetaclass(SQLModelMetaclass):
-    """SQLModel's metaclass, evaluating string relationship annotations before SQLModel reads them."""
+    """SQLModel's metaclass, evaluating string annotations where SQLModel (or pydantic, for it) would not."""
+
+    def __new__(mcs, name: str, bases: tuple[type, ...], namespace: dict[str, Any], **kwargs: Any) -> Any:
+        localns = _declaring_locals(sys._getframe(1))
+        if localns:
+            _evaluate_column_annotations(namespace, localns)
+        try:
+            return super().__new__(mcs, name, bases, namespace, **kwargs)
+        except Exception as error:
+            # SQLModel builds a table's columns as the class is created: a column type not defined by then fails
+            # deep inside it (``issubclass() arg 1 must be a class``). Say which field and name instead.
+            problem = _undefined_column_type(name, namespace, localns) if kwargs.get("table") else None
+            if problem is None:
+                raise
+            raise ModelDefinitionError(problem) from error
 
     def __init__(cls, classname: str, bases: tuple[type, ...], dict_: dict[str, Any], **kw: Any) -> None:
         # Called by the class statement itself, so the caller's frame is the scope that declares the model.
-        frame = sys._getframe(1)
-        localns = dict(frame.f_locals) if frame.f_globals is not frame.f_locals else {}
-        resolve_relationship_annotations(cls, localns)
+        resolve_relationship_annotations(cls, _declaring_locals(sys._getframe(1)))
         super().__init__(classname, bases, dict_, **kw)
+
+
+def _declaring_locals(frame: Any) -> dict[str, Any]:
+    """The local names of the function that declares a model (none for a module-level class)."""
+    return dict(frame.f_locals) if frame.f_globals is not frame.f_locals else {}
+
+
+def _evaluate_column_annotations(namespace: dict[str, Any], localns: dict[str, Any]) -> None:
+    """Evaluate the string column annotations of a model declared in a function, with that function's names.
+
+    Pydantic looks names up in the module and in the frame that calls its metaclass, which for a SQLModel is
+    SQLModel's own ``__new__``: a column typed with a class local to the function (``colour: Colour``) would not
+    resolve. Annotations naming something undefined stay strings, for pydantic to report as usual.
+    """
+    module = sys.modules.get(namespace.get("__module__", ""))
+    globalns = vars(module) if module is not None else {}
+    annotations = namespace.get("__annotations__", {})
+    for field, source in annotations.items():
+        if not isinstance(source, str) or isinstance(namespace.get(field), RelationshipInfo):
+            continue
+        names = _Namespace(localns, globalns)
+        try:
+            value = eval(source, globalns, names)
+        except Exception:
+            continue
+        if not names.missing:
+            annotations[field] = value
+
+
+def _undefined_column_type(name: str, namespace: dict[str, Any], localns: dict[str, Any]) -> str | None:
+    """Why a table model's string column annotation cannot be evaluated, if it names something undefined."""
+    module = sys.modules.get(namespace.get("__module__", ""))
+    globalns = vars(module) if module is not None else {}
+    for field, annotation in namespace.get("__annotations__", {}).items():
+        source = annotation.__forward_arg__ if isinstance(annotation, ForwardRef) else annotation
+        if not isinstance(source, str) or isinstance(namespace.get(field), RelationshipInfo):
+            continue
+        names = _Namespace(localns, globalns)
+        with contextlib.suppress(Exception):
+            eval(source, globalns, names)
+        if names.missing:
+            missing = names.missing[0]
+            return (
+                f"{namespace.get('__module__')}.{name}.{field}: {_named(missing, source)} is not defined when the "
+                f"model is declared; a column's type must exist before its model "
+                f"(declare or import it above {name}){_did_you_mean(missing, globalns)}"
+            )
+    return None
 
 
 def _module_namespace(cls: type) -> dict[str, Any]:
@@ -110,6 +176,12 @@ def resolve_relationship_annotations(cls: type, localns: dict[str, Any] | None =
             namespace = _Namespace({**(localns or {}), cls.__name__: cls}, globalns)
             raw = _evaluate(cls, field, source, globalns, namespace)
             annotations[field] = raw
+        for target in _classes(raw):
+            if target is not cls and not isinstance(sa_inspect(target, raiseerr=False), Mapper):
+                raise ModelDefinitionError(
+                    f"{_where(cls, field)}: {_named(target.__name__, source or repr(raw))} is "
+                    f"{target.__module__}.{target.__qualname__}, not a table model (declare it with table=True)"
+                )
         pending.extend(_Pending(field, name, source or repr(raw)) for name in _forward_names(raw))
     if pending:
         _PENDING[cls] = pending
@@ -128,9 +200,16 @@ def _evaluate(cls: type, field: str, source: str, globalns: dict[str, Any], name
             raise ModelDefinitionError(message) from error
         name = namespace.missing[0]
         raise ModelDefinitionError(
-            f"{_where(cls, field)}: the annotation {source!r} uses {name!r}, which is not defined in "
-            f"{cls.__module__}{_did_you_mean(name, globalns)}"
+            f"{_where(cls, field)}: {_named(name, source)} is not defined in {cls.__module__}"
+            f"{_did_you_mean(name, globalns)}"
         ) from None
+
+
+def _classes(annotation: Any) -> list[type]:
+    """The classes an evaluated relationship annotation names (``list[Book]``: ``Book``), ``None`` left out."""
+    if isinstance(annotation, type) and not get_args(annotation):
+        return [] if annotation is type(None) else [annotation]
+    return [klass for arg in get_args(annotation) for klass in _classes(arg)]
 
 
 def _forward_names(annotation: Any) -> list[str]:
@@ -140,6 +219,10 @@ def _forward_names(annotation: Any) -> list[str]:
     if isinstance(annotation, ForwardRef):
         return [annotation.__forward_arg__]
     return [name for arg in get_args(annotation) for name in _forward_names(arg)]
+
+
+def _named(name: str, annotation: str) -> str:
+    return repr(name) if name == annotation else f"{name!r} (in the annotation {annotation!r})"
 
 
 def _where(cls: type, field: str) -> str:
@@ -166,7 +249,7 @@ def _find_model(cls: type, pending: _Pending) -> type | None:
         if isinstance(sa_inspect(target, raiseerr=False), Mapper):
             return target
         raise ModelDefinitionError(
-            f"{_where(cls, pending.field)}: the annotation {pending.annotation!r} names {pending.name!r}, which is "
+            f"{_where(cls, pending.field)}: {_named(pending.name, pending.annotation)} is "
             f"{target.__module__}.{target.__qualname__}, not a table model (declare it with table=True)"
         )
     # Not in the module (imported only under TYPE_CHECKING, or declared in a function): a mapped class by name.
@@ -179,15 +262,15 @@ def _find_model(cls: type, pending: _Pending) -> type | None:
     if found:
         paths = ", ".join(sorted(f"{k.__module__}.{k.__qualname__}" for k in found))
         raise ModelDefinitionError(
-            f"{_where(cls, pending.field)}: the annotation {pending.annotation!r} names {pending.name!r}, which "
-            f"several models are called ({paths}); import the one you mean into {cls.__module__}"
+            f"{_where(cls, pending.field)}: {_named(pending.name, pending.annotation)} is the name of several "
+            f"models ({paths}); import the one you mean into {cls.__module__}"
         )
     if "." in pending.name:
         return None  # a module path SQLAlchemy's registry may still resolve ("models.Book"); its error if not
     names = {*_module_namespace(cls), *(k.__name__ for k in classes)}
     raise ModelDefinitionError(
-        f"{_where(cls, pending.field)}: the annotation {pending.annotation!r} names {pending.name!r}, which is "
-        f"neither defined in {cls.__module__} nor a model{_did_you_mean(pending.name, names)}"
+        f"{_where(cls, pending.field)}: {_named(pending.name, pending.annotation)} is neither defined in "
+        f"{cls.__module__} nor the name of a model{_did_you_mean(pending.name, names)}"
     )
 
 

@@ -250,3 +250,44 @@ def test_help_lists_the_database_commands() -> None:
     output = CliRunner().invoke(app, ["--help"]).output
     for command in ("makemigrations", "migrate", "showmigrations", "sqlmigrate", "shell", "dbshell"):
         assert command in output
+
+
+FUTURE_MODELS = '''"""Tables of blog, under postponed annotations (ruff's FA/UP rules)."""
+
+from __future__ import annotations
+
+from fastmango.db import Field, Model, Relationship
+
+
+class Author(Model, table=True):
+    id: int | None = Field(default=None, primary_key=True)
+    name: str
+    posts: list[Post] = Relationship(back_populates="author")
+
+
+class Post(Model, table=True):
+    id: int | None = Field(default=None, primary_key=True)
+    title: str
+    author_id: int | None = Field(default=None, foreign_key="author.id")
+    author: Author | None = Relationship(back_populates="posts")
+'''
+
+
+@sqlite_only
+def test_a_project_whose_models_postpone_annotations_migrates_and_queries(project: Project) -> None:
+    project.models.write_text(FUTURE_MODELS)
+    project.run("migrate")
+
+    made = project.run("makemigrations")
+    project.run("migrate")
+    code = (
+        "ada = await Author.objects.create(name='Ada')\n"
+        "await Post.objects.create(title='Notes', author_id=ada.id)\n"
+        "[post] = await Post.objects.select_related('author')\n"
+        "[author] = await Author.objects.prefetch_related('posts')\n"
+        "print(post.author.name, [p.title for p in author.posts])"
+    )
+
+    assert "create table author" in made and "create table post" in made
+    assert "ForeignKeyConstraint(['author_id'], ['author.id']" in project.revisions()[-1].read_text()
+    assert project.run("shell", "-c", code).strip() == "Ada ['Notes']"
