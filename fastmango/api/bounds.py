@@ -8,7 +8,9 @@ refuse is a 4xx naming the field, never a driver error:
 - text: no NUL (PostgreSQL refuses it in text) and no lone surrogate (not encodable as UTF-8), at most the
   column's length (``String(100)``);
 - decimals: at most the column's digits and decimal places (``Numeric(8, 2)``);
-- date-times: an instant that exists in UTC between years 1 and 9999 (``0001-01-01T00:00:00+05:00`` does not);
+- date-times (every ``datetime`` field is a UTC column): an instant that exists in UTC between years 1 and 9999
+  (``0001-01-01T00:00:00+05:00`` does not); a body must give an offset (:func:`aware`), a filter without one
+  means UTC (:func:`utc_moment`);
 - types as JSON says them: a date or date-time is ISO 8601 text, never a number (pydantic would read ``0.5`` or
   ``1700000000`` as a Unix time), and a boolean filter is ``true`` or ``false``, not ``0``, ``1`` or ``yes``.
 
@@ -24,9 +26,9 @@ import decimal
 import re
 from collections.abc import Callable
 from functools import cache
-from typing import Annotated, Any, ParamSpec, TypeVar, cast
+from typing import Annotated, Any, Optional, ParamSpec, TypeVar, cast
 
-from pydantic import BeforeValidator, Field, Strict, TypeAdapter
+from pydantic import AwareDatetime, BeforeValidator, Field, Strict, TypeAdapter
 from sqlalchemy import BigInteger, Enum, Integer, Numeric, SmallInteger, String
 from sqlalchemy.types import TypeDecorator, TypeEngine
 
@@ -131,6 +133,30 @@ def is_utc(model: type[Any], path: str) -> bool:
     from fastmango.db.types import UTCDateTime
 
     return isinstance(column(model, path).type, UTCDateTime)
+
+
+def aware(model: type[Any], name: str, annotation: Any) -> Any:
+    """A body field's annotation: ``AwareDatetime`` for a UTC column's ``datetime``, so one without an offset is a 422.
+
+    A body states the instant it means; a filter's date-time without an offset is read as UTC (:func:`utc_moment`).
+    """
+    from fastmango.db.types import UTCDateTime
+
+    field_column = model_info(model).mapper.columns.get(name)
+    if field_column is None or not isinstance(field_column.type, UTCDateTime):
+        return annotation
+    if annotation is datetime.datetime:
+        return AwareDatetime
+    if annotation == datetime.datetime | None or annotation == Optional[datetime.datetime]:  # noqa: UP045
+        return AwareDatetime | None
+    return annotation
+
+
+def utc_moment(value: Any) -> Any:
+    """A filter's date-time for a UTC column: one without an offset means UTC, as the column stores it."""
+    if isinstance(value, datetime.datetime) and value.tzinfo is None:
+        return value.replace(tzinfo=datetime.UTC)
+    return value
 
 
 def _is_text(sql_type: Any) -> bool:

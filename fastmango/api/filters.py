@@ -19,7 +19,15 @@ from typing import Annotated, Any
 
 from pydantic import Field, TypeAdapter, ValidationError
 
-from fastmango.api.bounds import JSON_BOOLEAN, TEXT_PATTERN, is_utc, python_type, transform_adapter, value_adapter
+from fastmango.api.bounds import (
+    JSON_BOOLEAN,
+    TEXT_PATTERN,
+    is_utc,
+    python_type,
+    transform_adapter,
+    utc_moment,
+    value_adapter,
+)
 from fastmango.core.errors import ProblemError
 from fastmango.core.problems import problem_type
 from fastmango.db.compiler import model_info
@@ -50,11 +58,6 @@ MAX_LIST_VALUES = 1000
 #: ``api_max_search_length``): the term is matched with ``ILIKE '%term%'``, whose cost grows with its length.
 DEFAULT_MAX_SEARCH_LENGTH = 200
 _TEXT_LOOKUPS = frozenset({"contains", "icontains", "startswith", "istartswith", "endswith", "iendswith", "iexact"})
-
-
-def is_utc_column(model: type[Any], path: str) -> bool:
-    """Whether the column a ``relation__field`` path ends at stores UTC datetimes (every ``datetime`` field)."""
-    return is_utc(model, path)
 
 
 def field_type(model: type[Any], path: str) -> type[Any]:
@@ -188,7 +191,7 @@ class FilterSpec:
         adapter = transform_adapter(transforms[-1]) if transforms else value_adapter(self.model, field)
         python_type: type[Any] = int if transforms else column_type
         # A date-time without an offset in a query means UTC, as the column stores it (bodies must give one).
-        utc = python_type is datetime.datetime and is_utc_column(self.model, field)
+        utc = python_type is datetime.datetime and is_utc(self.model, field)
         if lookup in _LIST_LOOKUPS:
             items = [item.strip() for item in raw.split(",") if item.strip()]
             if len(items) > MAX_LIST_VALUES:
@@ -219,6 +222,4 @@ class FilterSpec:
                 }.get(python_type, f"a valid {python_type.__name__}")
                 problem = f"is not {expected}: {error['msg']}"
             raise BadQueryParameter(key, f"{key}={shown!r} {problem}.") from None
-        if utc and isinstance(value, datetime.datetime) and value.tzinfo is None:
-            value = value.replace(tzinfo=datetime.UTC)
-        return value
+        return utc_moment(value) if utc else value

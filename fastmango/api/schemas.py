@@ -22,12 +22,12 @@ import decimal
 import types
 from collections.abc import Sequence
 from functools import cache
-from typing import Annotated, Any, Literal, Optional, Union, get_args, get_origin
+from typing import Annotated, Any, Literal, Union, get_args, get_origin
 
 from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, Strict, create_model
 from pydantic.fields import FieldInfo
 
-from fastmango.api.bounds import ISO_TEXT, JSON_NUMBER, constraints, integer_bounds, python_type
+from fastmango.api.bounds import ISO_TEXT, JSON_NUMBER, aware, constraints, integer_bounds, python_type
 from fastmango.db.compiler import model_info
 from fastmango.db.errors import FieldError
 
@@ -50,7 +50,7 @@ def _server_set(model: type[Any], name: str) -> bool:
 
 def _annotated(model: type[Any], name: str, field: FieldInfo, mode: Mode = "read") -> Any:
     metadata = list(field.metadata)
-    annotation = _aware(model, name, field.annotation)
+    annotation = aware(model, name, field.annotation)
     if mode == "read":
         bounds = integer_bounds(model, name)
         if bounds is not None:
@@ -93,20 +93,6 @@ def _holds(annotation: Any, column_type: type[Any] | None) -> bool:
         members = [arg for arg in get_args(annotation) if arg is not type(None)]
         annotation = members[0] if len(members) == 1 else None
     return annotation in _COMPATIBLE[column_type]
-
-
-def _aware(model: type[Any], name: str, annotation: Any) -> Any:
-    """``AwareDatetime`` for a UTC column's ``datetime``: a body's date-time without an offset is a 422."""
-    from fastmango.db.types import UTCDateTime
-
-    column = model_info(model).mapper.columns.get(name)
-    if column is None or not isinstance(column.type, UTCDateTime):
-        return annotation
-    if annotation is datetime.datetime:
-        return AwareDatetime
-    if annotation == datetime.datetime | None or annotation == Optional[datetime.datetime]:  # noqa: UP045
-        return AwareDatetime | None
-    return annotation
 
 
 def schema_for(
