@@ -115,6 +115,8 @@ class Settings(BaseSettings):
         validation_alias=_aliases("database_pool_timeout"),
         description="Seconds a request waits for a free pooled connection.",
     )
+    # Query plans kept (fastmango.db.plans): one per query shape the app runs, a few KiB each; 0 turns caching off.
+    database_plan_cache_size: int = Field(512, ge=0, validation_alias=_aliases("database_plan_cache_size"))
     database_statement_timeout: float = Field(
         30.0,
         ge=0,

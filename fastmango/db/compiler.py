@@ -299,9 +299,17 @@ class Compiler:
             clauses.append(column.desc() if descending else column.asc())
         return clauses
 
-    def finish(self, statement: Select[Any], *, ordered: bool = True, sliced: bool = True) -> Select[Any]:
-        # Resolve conditions and ordering first: they may add joins.
-        where = self.where()
+    def finish(
+        self,
+        statement: Select[Any],
+        *,
+        ordered: bool = True,
+        sliced: bool = True,
+        where: list[ColumnElement[bool]] | None = None,
+    ) -> Select[Any]:
+        # Resolve conditions and ordering first: they may add joins. Conditions resolve once (each takes its values).
+        if where is None:
+            where = self.where()
         order = self.order_by() if ordered else []
         for onclause in self.joins:
             statement = statement.outerjoin(onclause)
@@ -398,17 +406,13 @@ class Compiler:
         columns = [self.plain_aggregate(aggregate).label(name) for name, aggregate in aggregates.items()]
         return self.finish(select(*columns).select_from(self.model), ordered=False)
 
-    def pk_subquery(self) -> Select[Any]:
-        pk = getattr(self.model, self.info.pk_name)
-        return self.finish(select(pk), ordered=False, sliced=False)
-
     def write_where(self) -> list[ColumnElement[bool]]:
         """Conditions for UPDATE/DELETE: direct when no join is needed, else ``pk IN (SELECT ...)``."""
         where = self.where()
         if not self.joins:
             return where
         pk = getattr(self.model, self.info.pk_name)
-        return [pk.in_(self.pk_subquery())]
+        return [pk.in_(self.finish(select(pk), ordered=False, sliced=False, where=where))]
 
 
 _ALIASES: dict[tuple[type, str], tuple[Any, Any]] = {}

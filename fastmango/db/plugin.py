@@ -12,7 +12,7 @@ from starlette.responses import Response
 
 from fastmango.core.plugins import BasePlugin
 from fastmango.core.problems import ProblemResponse, problem, problem_type
-from fastmango.db import engine
+from fastmango.db import engine, execute
 from fastmango.db.errors import DatabaseUnavailable, IntegrityError, ObjectDoesNotExist
 from fastmango.db.pg_errors import unavailable_reason
 
@@ -49,6 +49,7 @@ class DatabasePlugin(BasePlugin):
             pool_timeout=settings.database_pool_timeout,
             statement_timeout=settings.database_statement_timeout,
         )
+        execute.configure_plan_cache(settings.database_plan_cache_size)
 
     async def startup(self, app: FastMango) -> None:
         await app.state.database.ping()

@@ -9,15 +9,34 @@ from sqlalchemy import text
 from sqlmodel import SQLModel
 
 from fastmango import db as fdb
+from fastmango.db import plans
+from fastmango.db.execute import configure_plan_cache
 from tests.db import models  # noqa: F401  (registers the tables)
 
 TABLES = ["booktag", "book", "tag", "author", "publisher"]
 
 
-@pytest.fixture(params=["sqlite", "postgres"])
+def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
+    """``db`` runs each test on SQLite and PostgreSQL; the QuerySet spec suites (test_spec_*) also run with the
+    plan cache off, so a cached plan is proven to answer as a freshly built one does."""
+    if "db" not in metafunc.fixturenames:
+        return
+    backends = ["sqlite", "postgres"]
+    if metafunc.module.__name__.rsplit(".", 1)[-1].startswith("test_spec_"):
+        backends += ["sqlite-uncached", "postgres-uncached"]
+    metafunc.parametrize("db", backends, indirect=True)
+
+
+@pytest.fixture
 async def db(request: pytest.FixtureRequest) -> AsyncIterator[fdb.Database]:
-    """A connected database with empty test tables, on each backend in turn."""
-    url = "sqlite:///:memory:" if request.param == "sqlite" else request.getfixturevalue("postgres_database")
+    """A connected database with empty test tables, on each backend in turn (``-uncached``: no plan cache)."""
+    backend, _, cache = request.param.partition("-")
+    url = "sqlite:///:memory:" if backend == "sqlite" else request.getfixturevalue("postgres_database")
+    size = plans.cache.size
+    if cache == "uncached":
+        configure_plan_cache(0)
+        plans.cache.clear()
+    request.addfinalizer(lambda: configure_plan_cache(size))
     database = await fdb.connect(url)
     async with database.engine.begin() as conn:
         await conn.run_sync(SQLModel.metadata.create_all, tables=[SQLModel.metadata.tables[t] for t in TABLES])
