@@ -55,6 +55,8 @@ def plan(state: Any, result: Result, aggregates: dict[str, Any] | None = None) -
     if cached is None:
         cached = plans.build(state, result, values, aggregates)
         cached.key = key
+        if cached.rows is not None:
+            cached.rows.key = key
         plans.cache.put(full_key, cached)
     return cached, values
 
@@ -106,7 +108,11 @@ async def rows(plan: Plan, values: list[Any]) -> list[Any]:
 
 
 async def instances(plan: Plan, values: list[Any]) -> list[Any]:
-    """The model instances of a planned ``select_instances`` statement, annotations set as attributes."""
+    """The model instances of a planned ``select_instances`` statement, annotations set as attributes. Outside a
+    transaction no identity map is needed: unless the query prefetches, the rows are fetched like any others and
+    the detached instances built from them."""
+    if plan.rows is not None and plan.build_instances is not None and _current.get() is None:
+        return plan.build_instances(await rows(plan.rows, values))
     params = plan.bind(values)
     token = hook.shape_var.set(plan.key)
     try:

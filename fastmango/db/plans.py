@@ -16,7 +16,8 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
-from fastmango.db.compiler import Compiler, Slots
+from fastmango.db.compiler import Compiler, Slots, model_info
+from fastmango.db.errors import FieldError
 from fastmango.db.expressions import Aggregate, CombinedExpression, F, Q
 from fastmango.db.lookups import binds_value, lookup_name
 
@@ -49,6 +50,9 @@ class Plan:
     columns: tuple[str, ...] = ()  # the names of a row shape's columns
     key: Any = None
     driver: Any = field(default=None)  # the direct asyncpg form, computed on its first run (fastmango.db.execute)
+    # Instances outside a transaction: the same query as rows, and the function building detached instances.
+    rows: Plan | None = None
+    build_instances: Callable[[list[Any]], list[Any]] | None = None
 
     def bind(self, values: list[Any]) -> dict[str, Any]:
         """The parameters of one run."""
@@ -150,6 +154,11 @@ def build(state: QueryState, result: Result, values: list[Any], aggregates: dict
     kind = result.kind
     if kind == INSTANCES:
         statement = compiler.select_instances()
+        if not state.prefetch_related and not state.only:
+            plan = Plan(statement, tuple(slots.params), result, tuple(compiler.annotations))
+            _check_all_taken(slots, values)
+            plan.rows, plan.build_instances = _instances_from_rows(state, values)
+            return plan
     elif kind in ROW_SHAPES:
         statement = compiler.select_values(result.fields)
     elif kind == COUNT:
@@ -158,12 +167,97 @@ def build(state: QueryState, result: Result, values: list[Any], aggregates: dict
         statement = compiler.exists()
     else:
         statement = compiler.aggregate(aggregates or {})
-    if slots.taken != len(values):
-        raise RuntimeError("fastmango internal error: a query's values were not all planned")
+    _check_all_taken(slots, values)
     columns: tuple[str, ...] = ()
     if kind in ROW_SHAPES:
         columns = result.fields or (*compiler.info.mapper.column_attrs.keys(), *compiler.annotations)
     return Plan(statement, tuple(slots.params), result, tuple(compiler.annotations), columns)
+
+
+def _check_all_taken(slots: Slots, values: list[Any]) -> None:
+    if slots.taken != len(values):
+        raise RuntimeError("fastmango internal error: a query's values were not all planned")
+
+
+def _instances_from_rows(state: QueryState, values: list[Any]) -> tuple[Plan, Callable[[list[Any]], list[Any]]]:
+    """The instances query as plain rows (the model's columns, each ``select_related`` row's, the annotations) and
+    a function building detached instances from them, as a load in a short session would, without the session."""
+    root = model_info(state.model)
+    paths = list(root.mapper.column_attrs.keys())
+    relations: list[tuple[str, str, str, Any]] = []  # (path, parent path, relation name, info)
+    seen: set[str] = set()
+    for path in state.select_related:
+        parts = path.split("__")
+        info = root
+        for index, part in enumerate(parts):
+            rel = info.relations.get(part)
+            if rel is None:
+                raise Compiler.unknown(info, part, path)
+            if rel.uselist:
+                raise FieldError(
+                    f"select_related({path!r}): {part!r} is a to-many relation; use prefetch_related({path!r})"
+                )
+            info = model_info(rel.mapper.class_)
+            prefix = "__".join(parts[: index + 1])
+            if prefix not in seen:
+                seen.add(prefix)
+                relations.append((prefix, "__".join(parts[:index]), part, info))
+                paths += [f"{prefix}__{attr.key}" for attr in info.mapper.column_attrs]
+    paths += list(state.annotations)
+    row_plan = build(state, Result(TUPLES, tuple(paths)), values)
+    position = {path: index for index, path in enumerate(paths)}
+    annotations = [(name, position[name]) for name in state.annotations]
+    root_maker = _Maker(root, "", position)
+    makers = [(path, parent, name, _Maker(info, path + "__", position)) for path, parent, name, info in relations]
+
+    def build_instances(found: list[Any]) -> list[Any]:
+        objects: list[Any] = []
+        known: dict[str, dict[Any, Any]] = {path: {} for path, *_ in makers}  # one object per related row
+        for row in found:
+            obj = root_maker(row)
+            loaded: dict[str, Any] = {"": obj}
+            for path, parent, name, make in makers:
+                owner = loaded.get(parent)
+                if owner is None:
+                    loaded[path] = None
+                    continue
+                identity = make.identity(row)
+                related = None
+                if identity is not None:
+                    related = known[path].get(identity)
+                    if related is None:
+                        related = known[path][identity] = make(row)
+                owner.__dict__[name] = related
+                loaded[path] = related
+            for name, index in annotations:
+                obj.__dict__[name] = row[index]
+            objects.append(obj)
+        return objects
+
+    return row_plan, build_instances
+
+
+class _Maker:
+    """Builds detached instances of one model from the columns of a row (no session, no identity map)."""
+
+    def __init__(self, info: Any, prefix: str, position: dict[str, int]) -> None:
+        mapper = info.mapper
+        self.model = info.model
+        self.new = mapper.class_manager.new_instance
+        self.columns = [(attr.key, position[prefix + attr.key]) for attr in mapper.column_attrs]
+        self.keys = [position[prefix + mapper.get_property_by_column(column).key] for column in mapper.primary_key]
+
+    def identity(self, row: Any) -> Any:
+        key = tuple(row[index] for index in self.keys)
+        return None if all(part is None for part in key) else key
+
+    def __call__(self, row: Any) -> Any:
+        obj = self.new()
+        values = obj.__dict__
+        for name, index in self.columns:
+            values[name] = row[index]
+        obj._sa_instance_state.key = (self.model, tuple(row[index] for index in self.keys), None)
+        return obj
 
 
 def _q(q: Q, values: list[Any]) -> Any:
