@@ -258,17 +258,23 @@ class ArqBackend(Backend):
                     raise TaskQueueUnavailable(self._unreachable(str(exc) or type(exc).__name__)) from exc
             return self._pool
 
-    async def _connect(self, retries: int) -> ArqRedis:
-        # arq's create_pool sets no socket timeout: a command to a hung Redis would wait for ever.
+    def _new_pool(self) -> ArqRedis:
+        """A pool (not connected yet) whose connects and commands give up after ``redis_socket_timeout`` seconds.
+
+        arq's ``create_pool`` sets no socket timeout: a command to a hung Redis would wait for ever.
+        """
         timeout = self.socket_timeout
+        return ArqRedis(
+            ConnectionPool.from_url(self.url, socket_timeout=timeout, socket_connect_timeout=timeout),
+            job_serializer=serialize,
+            job_deserializer=deserialize,
+            default_queue_name=self.queue,
+        )
+
+    async def _connect(self, retries: int) -> ArqRedis:
         attempt = 0
         while True:
-            pool = ArqRedis(
-                ConnectionPool.from_url(self.url, socket_timeout=timeout, socket_connect_timeout=timeout),
-                job_serializer=serialize,
-                job_deserializer=deserialize,
-                default_queue_name=self.queue,
-            )
+            pool = self._new_pool()
             try:
                 await pool.ping()
                 return pool
@@ -328,7 +334,9 @@ class ArqBackend(Backend):
     ) -> Worker:
         """An arq ``Worker`` running ``tasks`` (and the schedules of cron tasks) from this backend's queue.
 
-        Call it inside the event loop that will run the worker (``await worker.async_run()``).
+        Call it inside the event loop that will run the worker (``await worker.async_run()``). Its Redis commands
+        give up after ``redis_socket_timeout`` seconds; while Redis is down or hung it takes no job and keeps
+        running (one warning per outage), and picks jobs up again when Redis is back.
 
         Args:
             tasks: The tasks it runs; jobs of any other task fail with ``UnknownTask`` (and it keeps going).
@@ -347,11 +355,12 @@ class ArqBackend(Backend):
             raise ImproperlyConfigured(
                 "no tasks to run: define @fastmango.task functions in your project's tasks.py (<package>/tasks.py)"
             )
-        worker = Worker(
+        worker = _Worker(
             functions=[self._function(t) for t in tasks if t.schedule is None],
             cron_jobs=[self._cron_job(t) for t in tasks if t.schedule is not None],
             queue_name=self.queue,
             redis_settings=self.redis_settings,
+            redis_pool=self._new_pool(),  # with the socket timeout (arq's own pool has none)
             burst=burst,
             on_startup=cast("StartupShutdown | None", on_startup),
             on_shutdown=cast("StartupShutdown | None", on_shutdown),
@@ -450,11 +459,54 @@ async def stop_worker(worker: Worker) -> None:
     pool = worker._pool
     if pool is None:  # never started, or already stopped
         return
-    await pool.delete(worker.health_check_key)
+    with contextlib.suppress(*redis_errors()):  # Redis down: the health key expires by itself
+        await pool.delete(worker.health_check_key)
     if worker.on_shutdown:
         await worker.on_shutdown(worker.ctx)
     await pool.aclose(close_connection_pool=True)
     worker._pool = None
+
+
+#: Seconds a worker that met a Redis failure waits before it polls Redis again.
+WORKER_RETRY_SECONDS = 2.0
+
+
+class _Worker(Worker):
+    """arq's ``Worker``, which outlives a Redis outage.
+
+    arq's poll loop lets a Redis error end the worker (a Redis restart stopped every worker). Here a poll that
+    fails is skipped: the outage is logged once, Redis is polled again every ``WORKER_RETRY_SECONDS``, and jobs
+    are picked up again once it answers. A job whose end could not be written is run again by arq (its
+    in-progress key expires), as after a worker crash.
+    """
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.outage = RedisOutage("the task worker takes no job until it is back", retry_seconds=WORKER_RETRY_SECONDS)
+
+    async def _poll_iteration(self) -> None:
+        if self.outage.down():
+            return
+        try:
+            await super()._poll_iteration()
+        except redis_errors() as exc:
+            _raise_if_cancelled()
+            self.outage.failed(exc)
+        else:
+            self.outage.succeeded()
+        _raise_if_cancelled()
+
+
+def _raise_if_cancelled() -> None:
+    """Deliver a cancellation of this task that a Redis command swallowed.
+
+    With a socket timeout redis-py reads under ``asyncio.timeout``; there a ``cancel()`` of the worker being
+    stopped was seen lost (the worker went on polling and its stop waited for ever, in about one run of the
+    arq tests in two). ``Task.cancelling()`` still counts the request.
+    """
+    task = asyncio.current_task()
+    if task is not None and task.cancelling():
+        raise asyncio.CancelledError
 
 
 @dataclasses.dataclass
