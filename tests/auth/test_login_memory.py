@@ -1,4 +1,4 @@
-"""Memory under anonymous login floods (issue 13, item 1): limited logins store nothing.
+"""Memory under anonymous floods (issue 13, item 1): limited logins store nothing, oversized bodies are not read.
 
 The app runs in a uvicorn subprocess of its own (inline backend, the in-process login limiter), driven over a
 real socket, so that the figures are the server's alone; a probe route reports the limiter's size and RSS.
@@ -19,7 +19,12 @@ import pytest
 
 #: Logins sent with a 1 MiB username, a 64 KiB one and a distinct 150-character one, once the address is limited.
 FLOOD = 1000
-#: RSS growth allowed for the whole flood (before the fix: 1,000 x 1 MiB usernames kept for 300 s, ~1 GiB).
+#: Oversized bodies sent after the flood (settings.max_body_size is 1 MiB), half with a Content-Length, half chunked.
+OVERSIZED = 10
+OVERSIZED_BYTES = 100 * 2**20
+#: RSS growth allowed for the whole flood and the oversized bodies: a few allocator arenas and the server's
+#: buffers, far below what keeping anything would cost (before the fixes: 1,000 x 1 MiB usernames kept for 300 s,
+#: ~1 GiB; one 100 MB body read whole, +237 MiB).
 RSS_BOUND_MIB = 20
 
 APP = textwrap.dedent(
@@ -101,13 +106,34 @@ def test_a_flood_of_limited_logins_with_huge_usernames_leaves_memory_bounded(ser
             attempt(f"{i:06d}" + "z" * 2**16)
         for i in range(FLOOD):
             attempt(f"{i:06d}" + "y" * 144)
+        for i in range(OVERSIZED):
+            oversized(client, chunked=i % 2 == 1, statuses=statuses)
         after = client.get("/__probe__").json()
     figures = {"statuses": dict(statuses), "before": before, "after": after}
     # 1 MiB usernames are refused before any work: 413 from the body cap (without it 400 from the form parser,
     # or 422 from the username cap); 64 KiB ones 422; 150-character ones are limited (429).
+    assert statuses.pop("413 body", 0) + statuses.pop("closed body", 0) == OVERSIZED, figures
     assert statuses.pop("401") == 50 and statuses.pop("429") == FLOOD, figures
     assert statuses.get("422", 0) >= FLOOD and sum(statuses.values()) == 2 * FLOOD + 20, figures
     assert set(statuses) <= {"400", "413", "422", "closed"}, figures
     # The deterministic part: a limited attempt stores nothing in the limiter.
     assert after["store"] == before["store"] == 101, figures
     assert after["rss"] - before["rss"] < RSS_BOUND_MIB, figures
+
+
+def oversized(client: httpx.Client, *, chunked: bool, statuses: dict[str, int]) -> None:
+    """POST a body of OVERSIZED_BYTES to /auth/refresh, chunked (no Content-Length) or not; counts the outcome."""
+    chunk = b"x" * 2**20
+
+    def chunks() -> Iterator[bytes]:
+        for _ in range(OVERSIZED_BYTES // len(chunk)):
+            yield chunk
+
+    headers = {"content-type": "application/json"}
+    if not chunked:
+        headers["content-length"] = str(OVERSIZED_BYTES)
+    try:
+        status = f"{client.post('/auth/refresh', content=chunks(), headers=headers).status_code} body"
+    except httpx.TransportError:  # the server answered 413 and closed before the body was sent
+        status = "closed body"
+    statuses[status] = statuses.get(status, 0) + 1
