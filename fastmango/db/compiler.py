@@ -8,6 +8,7 @@ so they can be filtered and ordered on without GROUP BY.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 from functools import cache
 from typing import TYPE_CHECKING, Any
@@ -94,6 +95,14 @@ class Slots:
         name = f"fm{len(self.params)}_{label}"
         self.params.append((name, index, transform))
         return bindparam(name, expanding=expanding)
+
+
+def bind_params(params: Sequence[tuple[str, int, Any]], values: list[Any]) -> dict[str, Any]:
+    """The parameters of one run: each (bind name, value index, transform) of a statement applied to ``values``."""
+    return {
+        name: (transform(values[index]) if transform is not None else values[index])
+        for name, index, transform in params
+    }
 
 
 def _then(first: Any, second: Any) -> Any:

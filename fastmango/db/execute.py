@@ -21,6 +21,7 @@ from typing import Any
 
 from sqlalchemy import bindparam, delete, insert
 from sqlalchemy import exc as sa_exc
+from sqlalchemy import types as sqltypes
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import make_transient_to_detached
 from sqlalchemy.orm.attributes import set_committed_value
@@ -317,7 +318,7 @@ def _compile_for_driver(plan: Plan, database: Database) -> Any:
     processors: list[Any] = []
     for column in columns if columns is not None else statement._returning:
         try:
-            processors.append(column.type._cached_result_processor(dialect, None))
+            processors.append(column.type._cached_result_processor(dialect, _type_code(column.type)))
         except Exception:  # a type that needs the database's type code to decide: let SQLAlchemy run it
             return _NO_DRIVER
     slots = {name: (index, transform) for name, index, transform in plan.params}
@@ -332,6 +333,18 @@ def _compile_for_driver(plan: Plan, database: Database) -> Any:
             value = compiled.params[name]
             arguments.append((None, processor(value) if processor else value, None))
     return _DriverForm(compiled.string, arguments, processors if any(processors) else None, names)
+
+
+# PostgreSQL's type codes for the types whose result processing depends on them (asyncpg's numeric processor).
+_FLOAT8, _NUMERIC = 701, 1700
+
+
+def _type_code(column_type: Any) -> int | None:
+    if isinstance(column_type, sqltypes.Float):
+        return _FLOAT8
+    if isinstance(column_type, sqltypes.Numeric):
+        return _NUMERIC
+    return None
 
 
 async def _driver_fetch(

@@ -16,7 +16,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
-from fastmango.db.compiler import Compiler, Slots, model_info
+from fastmango.db.compiler import Compiler, Slots, bind_params, model_info
 from fastmango.db.errors import FieldError
 from fastmango.db.expressions import Aggregate, CombinedExpression, F, Q
 from fastmango.db.lookups import binds_value, lookup_name
@@ -56,10 +56,7 @@ class Plan:
 
     def bind(self, values: list[Any]) -> dict[str, Any]:
         """The parameters of one run."""
-        return {
-            name: (transform(values[index]) if transform is not None else values[index])
-            for name, index, transform in self.params
-        }
+        return bind_params(self.params, values)
 
 
 class PlanCache:

@@ -15,7 +15,7 @@ from sqlalchemy import delete, update
 
 from fastmango.db import execute, plans
 from fastmango.db.bulk import bulk_insert
-from fastmango.db.compiler import Compiler, Slots, model_info
+from fastmango.db.compiler import Compiler, Slots, bind_params, model_info
 from fastmango.db.errors import FieldError, IntegrityError
 from fastmango.db.expressions import Aggregate, Q
 from fastmango.db.plans import Result
@@ -321,7 +321,7 @@ class QuerySet(Generic[M]):
                 raise compiler.unknown(info, name, name)
             changes[name] = compiler.value(value)
         statement = update(self.model).where(*compiler.write_where()).values(changes)
-        return await execute.write(statement, _bound(compiler.slots, values))
+        return await execute.write(statement, bind_params(compiler.slots.params, values))
 
     async def delete(self) -> int:
         """Delete matching rows in one statement; returns the rows deleted."""
@@ -330,7 +330,7 @@ class QuerySet(Generic[M]):
             return 0
         compiler, values = self._write_compiler()
         statement = delete(self.model).where(*compiler.write_where())
-        return await execute.write(statement, _bound(compiler.slots, values))
+        return await execute.write(statement, bind_params(compiler.slots.params, values))
 
     def _write_compiler(self) -> tuple[Compiler, list[Any]]:
         """A compiler for an UPDATE or DELETE over the rows (not cached: writes build their statement per call)."""
@@ -347,13 +347,6 @@ _INSTANCES = Result(plans.INSTANCES)
 _COUNT = Result(plans.COUNT)
 _EXISTS = Result(plans.EXISTS)
 _AGGREGATE = Result(plans.AGGREGATE)
-
-
-def _bound(slots: Slots, values: list[Any]) -> dict[str, Any]:
-    return {
-        name: (transform(values[index]) if transform is not None else values[index])
-        for name, index, transform in slots.params
-    }
 
 
 def _shape_rows(found: Sequence[Any], result: Result, plan: Any) -> list[Any]:
