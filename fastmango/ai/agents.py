@@ -2,14 +2,20 @@
 
 ``use_agent("support")`` is a FastAPI dependency giving the route an agent bound to the caller: its runs
 carry the user and the request as ``deps``, so every tool runs with the caller's permissions.
+
+A typo fails at start-up: when the app is configured (after discovery has loaded the project's tools),
+:func:`check_agents` checks that each tool name or pattern of every agent matches a registered tool, and that
+each ``use_agent`` name in the app's routes names a declared agent (``ImproperlyConfigured`` naming the close
+match), rather than an agent running without its tools or a route failing at its first request.
 """
 
 from __future__ import annotations
 
+import difflib
 import inspect
 import json
 import logging
-from collections.abc import AsyncIterator, Callable, Sequence
+from collections.abc import AsyncIterator, Callable, Iterator, Sequence
 from dataclasses import dataclass, field
 from http import HTTPStatus
 from typing import Any
@@ -60,6 +66,7 @@ class AgentSpec:
             settings = Settings()
         key = id(settings)
         if key not in self._built:
+            self.check()  # declared after the app started (its check ran without it): fail, not run without tools
             from pydantic_ai import Agent, DeferredToolRequests
 
             from fastmango.ai.metering import capabilities
@@ -85,6 +92,24 @@ class AgentSpec:
             if getattr(settings, "logfire", False):
                 Agent.instrument_all()  # traces to Logfire, configured by the logging setup
         return self._built[key]
+
+    def check(self) -> None:
+        """Check that each of ``tools`` names (or, a glob, matches) a tool of the registry.
+
+        Raises:
+            ImproperlyConfigured: a name or pattern matches no tool; the message names the agent and the close match.
+        """
+        names = [spec.name for spec in self.registry]
+        for pattern in self.tools:
+            if self.registry.match([pattern]):
+                continue
+            close = difflib.get_close_matches(pattern, _candidates(pattern, names), n=1)
+            hint = f"; did you mean {close[0]!r}?" if close else ""
+            shown = ", ".join(names[:30]) + (f", ... ({len(names) - 30} more)" if len(names) > 30 else "")
+            raise ImproperlyConfigured(
+                f"agent {self.name!r}: tools={list(self.tools)!r}: {pattern!r} matches no registered tool{hint} "
+                f"(registered: {shown or 'none'}; `fastmango ai tools` lists them)"
+            )
 
     def bind(self, user: Any = None, request: Request | None = None, app: Any = None) -> BoundAgent:
         """This agent acting for ``user`` (None: anonymous)."""
@@ -249,13 +274,73 @@ async def close_http_clients(settings: Any) -> None:
 
 
 def use_agent(name: str) -> Callable[..., Any]:
-    """A FastAPI dependency: the agent ``name`` bound to the request's user (anonymous allowed)."""
+    """A FastAPI dependency: the agent ``name`` bound to the request's user (anonymous allowed).
+
+    The name is checked when the app is configured (:func:`check_agents`): one no agent is declared as is an
+    error at start-up, not at the route's first request.
+    """
 
     async def dependency(request: Request, user: Any = Depends(optional_user)) -> BoundAgent:
         return get_agent(name).bind(user, request, request.app)
 
     dependency.__name__ = f"use_agent_{name}"
+    setattr(dependency, _AGENT_NAME, name)
     return dependency
+
+
+_AGENT_NAME = "__fastmango_agent__"
+
+
+def check_agents(app: Any = None) -> None:
+    """Check every declared agent's tools against its registry, and the ``use_agent`` names of ``app``'s routes.
+
+    The AI plugin calls it when the app is configured, once discovery has loaded the project's tools and agents.
+
+    Raises:
+        ImproperlyConfigured: a tool name or pattern matches no tool, or a route uses an agent no one declared; the
+            message names the agent (or the route) and the close match.
+    """
+    for spec in agents():
+        spec.check()
+    if app is None:
+        return
+    for route, name in _used_agents(app):
+        if name not in _agents:
+            close = difflib.get_close_matches(name, list(_agents), n=1)
+            hint = f"; did you mean {close[0]!r}?" if close else ""
+            raise ImproperlyConfigured(
+                f"use_agent({name!r}) in {route}: no agent is declared as {name!r}{hint} "
+                f"(declared: {', '.join(sorted(_agents)) or 'none'})"
+            )
+
+
+def _used_agents(app: Any) -> Iterator[tuple[str, str]]:
+    """``(route, agent name)`` for each ``use_agent`` dependency of the app's routes, included routers' too."""
+    from fastapi import routing
+
+    # FastAPI 0.165 keeps an included router as one route; iter_route_contexts gives its routes, with the
+    # dependencies the include added. Earlier releases copied the routes into the app's list.
+    iterate = getattr(routing, "iter_route_contexts", None)
+    for route in iterate(app.routes) if iterate is not None else app.routes:
+        dependant = getattr(route, "dependant", None)
+        if dependant is None:
+            continue
+        label = f"{' '.join(sorted(getattr(route, 'methods', None) or ()))} {getattr(route, 'path', '?')}".strip()
+        stack = [dependant]
+        while stack:
+            current = stack.pop()
+            name = getattr(current.call, _AGENT_NAME, None)
+            if isinstance(name, str):
+                yield label, name
+            stack.extend(current.dependencies)
+
+
+def _candidates(pattern: str, names: list[str]) -> list[str]:
+    """What a pattern may have meant: the names, and for a glob also each name's prefixes as globs (``post_*``)."""
+    if not any(char in pattern for char in "*?["):
+        return names
+    globs = {name[: index + 1] + "*" for name in names for index, char in enumerate(name) if char == "_"}
+    return [*names, *sorted(globs)]
 
 
 class provider_errors:

@@ -1,4 +1,5 @@
-"""Wires the AI layer into a FastMango app: the settings agents resolve model aliases with, checked at start.
+"""Wires the AI layer into a FastMango app: the settings agents resolve model aliases with, checked at start,
+and the agents' tool names and the routes' ``use_agent`` names, checked once discovery has loaded the project.
 
 Nothing here imports Pydantic AI: a basic app starts without it.
 """
@@ -8,7 +9,7 @@ from __future__ import annotations
 import asyncio
 from typing import TYPE_CHECKING, Any
 
-from fastmango.ai.agents import state
+from fastmango.ai.agents import check_agents, state
 from fastmango.ai.llm import check_models
 from fastmango.ai.metering import meter
 from fastmango.core.plugins import BasePlugin
@@ -18,7 +19,8 @@ if TYPE_CHECKING:
 
 
 class AIPlugin(BasePlugin):
-    """Checks ``ai_models`` at start-up and makes the app's settings the agents' settings."""
+    """Checks ``ai_models``, the agents' tools and the routes' agents at start-up; makes the app's settings the
+    agents' settings."""
 
     name = "ai"
     migrations = "fastmango.ai.migrations"
@@ -42,6 +44,7 @@ class AIPlugin(BasePlugin):
         state.settings = app.settings
         state.app = app
         meter.configure(app.settings)
+        check_agents(app)  # the registry is complete: discovery ran before the plugins' configure hooks
 
     async def startup(self, app: FastMango) -> None:
         if self._mcp is not None:

@@ -8,11 +8,16 @@
 A parameter that names no whitelisted field, an unknown lookup, a value of the wrong type or one its column
 cannot hold (out of range, a NUL in text: :mod:`fastmango.api.bounds`) is a 400 problem naming the parameter:
 never a 500, never silently ignored.
+
+The declarations are checked when the spec is made: a field the model lacks is :class:`ImproperlyConfigured`
+naming the model, the field and the close match, at start-up rather than at the first request.
+:func:`check_fields` and :func:`check_relations` do it for other declarations (a resource's ``select_related``).
 """
 
 from __future__ import annotations
 
 import datetime
+import difflib
 import re
 from collections.abc import Iterable, Mapping, Sequence
 from typing import Annotated, Any
@@ -28,9 +33,9 @@ from fastmango.api.bounds import (
     utc_moment,
     value_adapter,
 )
-from fastmango.core.errors import ProblemError
+from fastmango.core.errors import ImproperlyConfigured, ProblemError
 from fastmango.core.problems import problem_type
-from fastmango.db.compiler import model_info
+from fastmango.db.compiler import ModelInfo, model_info
 from fastmango.db.expressions import Q
 from fastmango.db.lookups import LOOKUPS, TRANSFORMS
 from fastmango.db.query import QuerySet
@@ -65,6 +70,95 @@ def field_type(model: type[Any], path: str) -> type[Any]:
     return python_type(model, path)
 
 
+def check_fields(model: type[Any], paths: Iterable[str], declaration: str = "fields") -> None:
+    """Check that each ``relation__field`` path (or ``pk``) ends at a column of ``model``.
+
+    Args:
+        model: The table model the paths start from.
+        paths: The declared paths (``["title", "author__name"]``).
+        declaration: What declared them, for the message (``"ordering_fields"``).
+
+    Raises:
+        ImproperlyConfigured: a path names a field the model (or a related one) lacks, or ends at a relation;
+            the message names the model, the path and the close match.
+    """
+    for path in paths:
+        info = _follow(model, path, declaration)
+        last = path.split("__")[-1]
+        if last == "pk" or last in info.columns:
+            field_type(model, path)
+            continue
+        where = f"{declaration} of {model.__name__}: {path!r}"
+        if last in info.relations:
+            raise ImproperlyConfigured(
+                f"{where} ends at the relation {last!r} of {info.model.__name__}; name one of its fields "
+                f"({path}__{model_info(info.relations[last].mapper.class_).pk_name}) or a column"
+            )
+        raise ImproperlyConfigured(
+            f"{where}: {info.model.__name__} has no field {last!r}{_did_you_mean(last, info.columns)}; "
+            f"its fields are: {', '.join(sorted(info.columns))}"
+        )
+
+
+def check_relations(model: type[Any], paths: Iterable[str], declaration: str = "select_related") -> None:
+    """Check that each path (``author``, ``author__publisher``) follows to-one relations of ``model``.
+
+    A resource's (or a router's) ``select_related`` is checked with it when declared.
+
+    Args:
+        model: The table model the paths start from.
+        paths: The declared relation paths.
+        declaration: What declared them, for the message.
+
+    Raises:
+        ImproperlyConfigured: a step names no relation, or a to-many one (``prefetch_related`` loads those); the
+            message names the model, the path and the close match.
+    """
+    for path in paths:
+        info = model_info(model)
+        for part in path.split("__"):
+            relation = info.relations.get(part)
+            if relation is None:
+                raise ImproperlyConfigured(f"{declaration} of {model.__name__}: {path!r}: {_no_relation(info, part)}")
+            if relation.uselist:
+                raise ImproperlyConfigured(
+                    f"{declaration} of {model.__name__}: {path!r}: {part!r} is a to-many relation of "
+                    f"{info.model.__name__}; load it with prefetch_related"
+                )
+            info = model_info(relation.mapper.class_)
+
+
+def _follow(model: type[Any], path: str, declaration: str) -> ModelInfo:
+    """The model a path's last part belongs to, following its relations; an unknown relation is an error."""
+    info = model_info(model)
+    parts = path.split("__")
+    for index, part in enumerate(parts[:-1]):
+        relation = info.relations.get(part)
+        if relation is None:
+            problem = _no_relation(info, part)
+            if part in info.columns:  # "title__icontains": the lookup comes with the query parameter
+                problem += f"; declare {'__'.join(parts[: index + 1])!r} (lookups come with the query)"
+            raise ImproperlyConfigured(f"{declaration} of {model.__name__}: {path!r}: {problem}")
+        info = model_info(relation.mapper.class_)
+    return info
+
+
+def _no_relation(info: ModelInfo, name: str) -> str:
+    """Why ``name`` is no relation of ``info``'s model: a column, or a typo (with its close match)."""
+    if name in info.columns:
+        return f"{name!r} is a column of {info.model.__name__}, not a relation"
+    relations = ", ".join(sorted(info.relations)) or "none"
+    return (
+        f"{info.model.__name__} has no relation {name!r}{_did_you_mean(name, info.relations)}; "
+        f"its relations are: {relations}"
+    )
+
+
+def _did_you_mean(name: str, candidates: Iterable[str]) -> str:
+    close = difflib.get_close_matches(name, list(candidates), n=1)
+    return f" (did you mean {close[0]!r}?)" if close else ""
+
+
 _BOOL = TypeAdapter(Annotated[bool, JSON_BOOLEAN])
 _TEXT = TypeAdapter(Annotated[str, Field(pattern=TEXT_PATTERN)])
 _OUT_OF_RANGE = frozenset({"greater_than", "greater_than_equal", "less_than", "less_than_equal"})
@@ -87,8 +181,10 @@ class FilterSpec:
         default_ordering: Sequence[str] = (),
     ) -> None:
         self.model = model
-        for path in (*filter_fields, *search_fields, *ordering_fields):
-            field_type(model, path)  # type: ignore[arg-type]  # fails early, at router creation, on a typo
+        check_fields(model, filter_fields, "filter_fields")
+        check_fields(model, search_fields, "search_fields")
+        check_fields(model, ordering_fields, "ordering_fields")
+        check_fields(model, [path.removeprefix("-") for path in default_ordering], "default_ordering")
         # Longest first, so that "author__name" wins over "author" for "author__name__icontains".
         self.filter_fields = sorted(filter_fields, key=len, reverse=True)
         self.search_fields = list(search_fields)

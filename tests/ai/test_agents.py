@@ -1,4 +1,5 @@
-"""Agents over HTTP: the server-sent events of a streamed run, to the end even when the run fails."""
+"""Agents over HTTP: the server-sent events of a streamed run, to the end even when the run fails; a typo in an
+agent's tools or in a route's ``use_agent`` fails at start-up, naming the close match."""
 
 from __future__ import annotations
 
@@ -9,16 +10,20 @@ from typing import Any
 
 import httpx
 import pytest
-from fastapi import Request
+from fastapi import APIRouter, Depends, Request
 from pydantic_ai.exceptions import ModelHTTPError
 from pydantic_ai.messages import ModelMessage
 from pydantic_ai.models.function import AgentInfo, FunctionModel
 from pydantic_ai.models.test import TestModel
 from redis.exceptions import ConnectionError as RedisConnectionError
 
+import fastmango
 from fastmango import FastMango
-from fastmango.ai import agent
+from fastmango.ai import BoundAgent, ToolContext, agent, use_agent
+from fastmango.core.errors import ImproperlyConfigured
 from fastmango.db.errors import DatabaseUnavailable
+from tests.ai.conftest import build_app
+from tests.auth.conftest import started
 
 
 async def test_streamed_output_writes_datetimes_as_every_other_response(
@@ -105,3 +110,97 @@ async def test_the_text_events_of_a_stream_add_up_to_its_output(client: httpx.As
     events = sse_events((await client.get("/talk")).text)
     assert "".join(data for kind, data in events if kind == "text") == "Dune is 412 pages"
     assert events[-1] == ("output", "Dune is 412 pages")
+
+
+def post_tools() -> None:
+    """Tools ``search_posts``, ``post_list`` and ``post_get``."""
+
+    @fastmango.tool
+    async def search_posts(ctx: ToolContext, query: str) -> list[str]:
+        """Search posts by title."""
+        return []
+
+    @fastmango.tool
+    async def post_list(ctx: ToolContext) -> list[str]:
+        """List posts."""
+        return []
+
+    @fastmango.tool
+    async def post_get(ctx: ToolContext, pk: int) -> str:
+        """One post."""
+        return ""
+
+
+@pytest.fixture
+def bare_app(tmp_path: Any) -> FastMango:
+    return build_app(f"sqlite:///{tmp_path}/agents.sqlite3")
+
+
+async def test_a_tool_name_no_tool_has_fails_at_start_up_naming_the_close_match(bare_app: FastMango) -> None:
+    post_tools()
+    agent("assistant", tools=["serch_posts", "post_*"], model=TestModel())
+    with pytest.raises(
+        ImproperlyConfigured,
+        match=r"agent 'assistant'.*'serch_posts' matches no registered tool.*"
+        r"did you mean 'search_posts'\?",
+    ):
+        async with started(bare_app):
+            pass
+
+
+async def test_a_tool_pattern_that_matches_nothing_fails_at_start_up_naming_the_close_glob(bare_app: FastMango) -> None:
+    post_tools()
+    agent("assistant", tools=["search_posts", "pots_*"], model=TestModel())
+    with pytest.raises(ImproperlyConfigured, match=r"'pots_\*' matches no registered tool; did you mean 'post_\*'\?"):
+        bare_app.configure_plugins()
+
+
+async def test_an_unknown_agent_in_use_agent_fails_at_start_up_naming_the_route_and_the_close_match(
+    bare_app: FastMango,
+) -> None:
+    agent("assistant", model=TestModel())
+
+    @bare_app.get("/ask")
+    async def ask(assistant: BoundAgent = Depends(use_agent("asistant"))) -> str:
+        return "never"
+
+    with pytest.raises(
+        ImproperlyConfigured, match=r"use_agent\('asistant'\) in GET /ask: .*did you mean 'assistant'\?"
+    ):
+        async with started(bare_app):
+            pass
+
+
+async def test_use_agent_in_an_included_router_is_checked_too(bare_app: FastMango) -> None:
+    agent("assistant", model=TestModel())
+    router = APIRouter(prefix="/assistant")
+
+    @router.post("/ask")
+    async def ask(assistant: BoundAgent = Depends(use_agent("assistent"))) -> str:
+        return "never"
+
+    bare_app.include_router(router)
+    with pytest.raises(ImproperlyConfigured, match=r"in POST /assistant/ask: .*did you mean 'assistant'\?"):
+        bare_app.configure_plugins()
+
+
+async def test_declared_tools_and_agents_start_and_answer(bare_app: FastMango) -> None:
+    post_tools()
+    agent("assistant", tools=["search_posts", "post_*"], model=TestModel(call_tools=[]))
+
+    @bare_app.get("/ask")
+    async def ask(assistant: BoundAgent = Depends(use_agent("assistant"))) -> str:
+        return str((await assistant.run("hi")).output)
+
+    async with started(bare_app) as client:
+        response = await client.get("/ask")
+    assert response.status_code == 200
+
+
+async def test_an_agent_declared_after_start_up_with_a_typo_fails_when_run_not_runs_without_tools(
+    client: httpx.AsyncClient,
+) -> None:
+    post_tools()
+    late = agent("late", tools=["post_lst"], model=TestModel())
+    with pytest.raises(ImproperlyConfigured, match=r"agent 'late'.*'post_lst'.*did you mean 'post_list'\?"):
+        await late.run("hi")
