@@ -1,7 +1,9 @@
-"""``expose_model(Book)``: tools ``book_list`` and ``book_get`` (and, when asked, create/update/delete).
+"""``expose_model(resource)``: tools ``book_list`` and ``book_get`` (and, when asked, create/update/delete).
 
-They use the same QuerySet, field whitelist, schemas and ``<table>.<action>`` permissions as
-``CRUDRouter``. Writes are not exposed unless asked for, and then need a human's approval unless
+They go through the same :class:`~fastmango.api.resource.ModelResource` as ``CRUDRouter(resource)``: the rows the
+caller may see, the permission decision, the field whitelist and the schemas; a tool call is a call of the
+resource with the calling user (and the request, when the agent run serves one). Passing a model builds a default
+resource. Writes are not exposed unless asked for, and then need a human's approval unless
 ``requires_approval=False``.
 """
 
@@ -14,8 +16,9 @@ from pydantic import BaseModel, ConfigDict, Field, create_model
 
 from fastmango.ai.context import ToolContext
 from fastmango.ai.registry import ToolSpec, registry, tool_schema
-from fastmango.api.crud import PERMISSION_OF, CRUDRouter
-from fastmango.core.errors import ProblemError
+from fastmango.api.bounds import integer_bounds
+from fastmango.api.filters import field_type
+from fastmango.api.resource import Caller, ModelResource, resource_of
 
 ModelAction = Literal["list", "get", "create", "update", "delete"]
 
@@ -25,49 +28,48 @@ def _schema(model: type[BaseModel]) -> dict[str, Any]:
 
 
 def expose_model(
-    model: type[Any],
+    model: type[Any] | ModelResource[Any],
     *,
     actions: Sequence[ModelAction] = ("list", "get"),
     filter_fields: Sequence[str] = (),
     search_fields: Sequence[str] = (),
     ordering_fields: Sequence[str] = (),
     select_related: Sequence[str] = (),
-    permissions: bool = True,
+    permissions: bool | None = None,
     requires_approval: bool = True,
     max_rows: int = 50,
     prefix: str | None = None,
 ) -> list[ToolSpec]:
-    """Register tools for ``model``: ``<table>_list``, ``<table>_get``, and any of create/update/delete.
+    """Register tools for a resource (or a model): ``<name>_list``, ``<name>_get``, and any of create/update/delete.
 
     Args:
-        model: A table model.
+        model: A ModelResource, or a table model (then the options below build its resource; with a resource they
+            belong to it and are refused here).
         actions: Which tools; writes (create, update, delete) only when listed.
         filter_fields / search_fields / ordering_fields / select_related: As for ``CRUDRouter``.
-        permissions: Require ``<table>.view/add/change/delete`` (default) or nothing.
+        permissions: For a model: require ``<table>.view/add/change/delete`` (True, the default) or nothing.
         requires_approval: Writes wait for a human's approval (Pydantic AI deferred tools).
-        max_rows: The most rows ``<table>_list`` returns.
-        prefix: Tool name prefix (the table name by default).
+        max_rows: The most rows ``<name>_list`` returns.
+        prefix: Tool name prefix (the resource's name by default).
     """
-    crud = CRUDRouter(
+    resource = resource_of(
         model,
-        prefix="",
         filter_fields=filter_fields,
         search_fields=search_fields,
         ordering_fields=ordering_fields,
         select_related=select_related,
-        permissions=False,
-        actions=(),
+        permissions=permissions,
     )
-    table = crud.table
-    name = prefix or table
+    name = prefix or resource.name
     specs = []
     for action in actions:
         builder = {"list": _list_tool, "get": _get_tool, "create": _create_tool, "update": _update_tool}.get(
             action, _delete_tool
         )
-        spec = builder(crud, f"{name}_{action}", max_rows)
-        if permissions:
-            spec.permissions = (f"{table}.{PERMISSION_OF[action]}",)
+        spec = builder(resource, f"{name}_{action}", max_rows)
+        if resource.permissions is True or (resource.permissions == "writes" and resource.guarded(action)):
+            # Offered only to users who hold it; the resource checks again when the tool runs.
+            spec.permissions = (resource.codename(action),)
             spec.allow_anonymous = False
         spec.kind = "model"
         spec.requires_approval = requires_approval and action in ("create", "update", "delete")
@@ -75,8 +77,12 @@ def expose_model(
     return specs
 
 
-def _list_tool(crud: CRUDRouter, name: str, max_rows: int) -> ToolSpec:
-    filters = crud.filters
+def _caller(context: ToolContext) -> Caller:
+    return Caller(user=context.user, request=context.request)
+
+
+def _list_tool(resource: ModelResource[Any], name: str, max_rows: int) -> ToolSpec:
+    filters = resource.filters
     allowed = ", ".join(sorted(filters.filter_fields)) or "none"
     fields: dict[str, Any] = {
         "filters": (
@@ -109,75 +115,70 @@ def _list_tool(crud: CRUDRouter, name: str, max_rows: int) -> ToolSpec:
             params.append(("search", values.search))
         if getattr(values, "ordering", None):
             params.append(("ordering", ",".join(values.ordering)))
-        queryset = filters.apply(crud.queryset(None), params)  # type: ignore[arg-type]
-        total = await queryset.count()
-        rows = await crud.read_rows(queryset[values.offset : values.offset + values.limit])
-        return {"items": rows, "total": total}
+        return await resource.list(_caller(context), params, limit=values.limit, offset=values.offset)
 
     return ToolSpec(
         name=name,
-        description=f"List {crud.table} rows, filtered and ordered; returns items and the total count.",
+        description=f"List {resource.table} rows, filtered and ordered; returns items and the total count.",
         parameters=_schema(arguments),
         call=call,
     )
 
 
-def _pk_model(crud: CRUDRouter, name: str, extra: dict[str, Any] | None = None) -> type[BaseModel]:
+def _pk_model(resource: ModelResource[Any], name: str, extra: dict[str, Any] | None = None) -> type[BaseModel]:
+    pk_name = resource.info.pk_name
+    bounds = integer_bounds(resource.model, pk_name)
+    pk_type: Any = int if bounds is not None else field_type(resource.model, pk_name)
     return create_model(  # type: ignore[call-overload, no-any-return]
         f"{name}_arguments",
         __config__=ConfigDict(extra="forbid"),
-        pk=(crud._pk_type().__origin__, Field(description=f"The primary key of the {crud.table} row.")),
+        pk=(pk_type, Field(description=f"The primary key of the {resource.table} row.")),
         **(extra or {}),
     )
 
 
-def _get_tool(crud: CRUDRouter, name: str, max_rows: int) -> ToolSpec:
-    arguments = _pk_model(crud, name)
+def _get_tool(resource: ModelResource[Any], name: str, max_rows: int) -> ToolSpec:
+    arguments = _pk_model(resource, name)
 
     async def call(context: ToolContext, args: dict[str, Any]) -> Any:
-        return await crud.read_one(None, arguments.model_validate(args).pk)  # type: ignore[arg-type, attr-defined]
+        return await resource.get(_caller(context), arguments.model_validate(args).pk)  # type: ignore[attr-defined]
 
     return ToolSpec(
-        name=name, description=f"Get one {crud.table} row by primary key.", parameters=_schema(arguments), call=call
+        name=name, description=f"Get one {resource.table} row by primary key.", parameters=_schema(arguments), call=call
     )
 
 
-def _create_tool(crud: CRUDRouter, name: str, max_rows: int) -> ToolSpec:
-    arguments = crud.create_schema
+def _create_tool(resource: ModelResource[Any], name: str, max_rows: int) -> ToolSpec:
+    arguments = resource.create_schema
 
     async def call(context: ToolContext, args: dict[str, Any]) -> Any:
-        obj = await crud.model.objects.create(**arguments.model_validate(args).model_dump())
-        return await crud.read_one(None, obj.pk)  # type: ignore[arg-type]
+        return await resource.create(_caller(context), arguments.model_validate(args).model_dump())
 
-    return ToolSpec(name=name, description=f"Create a {crud.table} row.", parameters=_schema(arguments), call=call)
+    return ToolSpec(name=name, description=f"Create a {resource.table} row.", parameters=_schema(arguments), call=call)
 
 
-def _update_tool(crud: CRUDRouter, name: str, max_rows: int) -> ToolSpec:
-    arguments = _pk_model(crud, name, {"changes": (crud.update_schema, Field(description="The fields to change."))})
+def _update_tool(resource: ModelResource[Any], name: str, max_rows: int) -> ToolSpec:
+    changes = (resource.update_schema, Field(description="The fields to change."))
+    arguments = _pk_model(resource, name, {"changes": changes})
 
     async def call(context: ToolContext, args: dict[str, Any]) -> Any:
-        values = arguments.model_validate(args)
-        changes = values.changes.model_dump(exclude_unset=True)  # type: ignore[attr-defined]
-        queryset = crud.queryset(None).filter(pk=values.pk)  # type: ignore[arg-type, attr-defined]
-        if not (await queryset.update(**changes) if changes else await queryset.exists()):
-            raise ProblemError(404, f"{crud.model.__name__} {values.pk} does not exist.", title="Not found")  # type: ignore[attr-defined]
-        return await crud.read_one(None, values.pk)  # type: ignore[arg-type, attr-defined]
+        values: Any = arguments.model_validate(args)
+        return await resource.update(_caller(context), values.pk, values.changes.model_dump(exclude_unset=True))
 
     return ToolSpec(
-        name=name, description=f"Change fields of a {crud.table} row.", parameters=_schema(arguments), call=call
+        name=name, description=f"Change fields of a {resource.table} row.", parameters=_schema(arguments), call=call
     )
 
 
-def _delete_tool(crud: CRUDRouter, name: str, max_rows: int) -> ToolSpec:
-    arguments = _pk_model(crud, name)
+def _delete_tool(resource: ModelResource[Any], name: str, max_rows: int) -> ToolSpec:
+    arguments = _pk_model(resource, name)
 
     async def call(context: ToolContext, args: dict[str, Any]) -> Any:
         pk = arguments.model_validate(args).pk  # type: ignore[attr-defined]
-        if not await crud.queryset(None).filter(pk=pk).delete():  # type: ignore[arg-type]
-            raise ProblemError(404, f"{crud.model.__name__} {pk} does not exist.", title="Not found")
+        await resource.delete(_caller(context), pk)
         return {"deleted": pk}
 
-    return ToolSpec(name=name, description=f"Delete a {crud.table} row.", parameters=_schema(arguments), call=call)
+    return ToolSpec(name=name, description=f"Delete a {resource.table} row.", parameters=_schema(arguments), call=call)
 
 
 def _text(value: Any) -> str:

@@ -1,4 +1,4 @@
-"""``CRUDRouter``: list, get, create, update, replace and delete endpoints for a model, permission-checked.
+"""``CRUDRouter``: list, get, create, update, replace and delete endpoints over a model's resource.
 
 Reads select exactly the columns of the read schema (and of ``select_related`` relations) as rows and
 serialize them to JSON once; no model instances are built and nothing is validated twice.
@@ -13,32 +13,27 @@ from pydantic import BaseModel
 from starlette.convertors import Convertor, register_url_convertor
 
 from fastmango.api.bounds import TEXT_PATTERN, integer_bounds, key_adapter, parameter_schema
-from fastmango.api.filters import DEFAULT_MAX_SEARCH_LENGTH, BadQueryParameter, FilterSpec, field_type
+from fastmango.api.filters import DEFAULT_MAX_SEARCH_LENGTH, BadQueryParameter, field_type
 from fastmango.api.pagination import cursor_page_schema, decode_cursor, encode_cursor, page_schema
-from fastmango.api.rows import row_builder
-from fastmango.api.schemas import schema_for
+from fastmango.api.resource import (
+    ACTIONS,
+    PERMISSION_OF,
+    Action,
+    Caller,
+    ModelResource,
+    PermissionPolicy,
+    page_total,
+    resource_of,
+)
 from fastmango.api.serialize import dumps
-from fastmango.auth.dependencies import optional_user, require_permission
-from fastmango.auth.errors import NotAuthenticated, PermissionDenied
+from fastmango.auth.dependencies import oauth2_scheme, optional_user
+from fastmango.auth.errors import NotAuthenticated
 from fastmango.auth.models import User
-from fastmango.core.errors import ProblemError
 from fastmango.core.limits import LIMIT_SETTING
 from fastmango.core.problems import problem_responses
-from fastmango.db.compiler import model_info
 from fastmango.db.query import QuerySet
 
-Action = Literal["list", "get", "create", "update", "replace", "delete"]
-ACTIONS: tuple[Action, ...] = ("list", "get", "create", "update", "replace", "delete")
-PAGE_PARAMETERS = frozenset({"limit", "offset", "cursor"})
-PERMISSION_OF = {
-    "list": "view",
-    "get": "view",
-    "create": "add",
-    "update": "change",
-    "replace": "change",
-    "delete": "delete",
-}
-PermissionPolicy = bool | Literal["writes"] | Callable[[User | None, Action], bool | Awaitable[bool]]
+__all__ = ["ACTIONS", "PERMISSION_OF", "Action", "CRUDRouter", "PermissionPolicy"]
 
 
 class IntegerKey(Convertor[int]):
@@ -62,21 +57,25 @@ register_url_convertor("fastmango_int", IntegerKey())
 
 
 class CRUDRouter(APIRouter):
-    """Endpoints for ``model`` under ``prefix`` (default ``/<table>``), with stable operation ids
-    (``book_list``, ``book_get``, ``book_create``, ``book_update``, ``book_replace``, ``book_delete``).
+    """Endpoints for a :class:`~fastmango.api.resource.ModelResource` (or a model, which gets a default one) under
+    ``prefix`` (default ``/<table>``), with stable operation ids (``book_list``, ``book_get``, ``book_create``,
+    ``book_update``, ``book_replace``, ``book_delete``). Every endpoint goes through the resource: its rows for the
+    caller, its permission decision, its filters and schemas.
 
     Args:
-        model: A table model.
+        model: A ModelResource, or a table model (then the resource options below build its resource; with a
+            resource they belong to the resource and are refused here).
         prefix: URL prefix.
         read_schema / create_schema / update_schema: Pydantic models; derived with :func:`schema_for` when None.
         filter_fields: Fields (``author__name`` across relations) usable as ``?field__lookup=value``.
         search_fields: Fields ``?search=`` matches (case-insensitive substring, any of them).
         ordering_fields: Fields ``?ordering=-field,other`` accepts.
         select_related: To-one relations loaded with one JOIN and nested in responses.
-        permissions: True: ``<table>.view/add/change/delete`` (401 anonymous, 403 without it); False: open;
-            ``"writes"``: reads open, writes need the permission; or ``callable(user, action) -> bool``.
+        permissions: True (the default): ``<table>.view/add/change/delete`` (401 anonymous, 403 without it); False:
+            open; ``"writes"``: reads open, writes need the permission; or ``callable(user, action) -> bool``.
         actions: Which endpoints to create.
-        queryset: The base QuerySet (e.g. only published rows), or a callable of the request returning one.
+        queryset: The base QuerySet (e.g. only published rows), or a callable of the request returning one (a
+            resource takes a callable of the :class:`~fastmango.api.resource.Caller`, with or without a request).
         pagination: ``"offset"`` (``limit``/``offset`` and a ``total``) or ``"cursor"`` (``next`` cursors).
         default_limit / max_limit: Page sizes.
         tags: OpenAPI tags (default: the table name).
@@ -84,7 +83,7 @@ class CRUDRouter(APIRouter):
 
     def __init__(
         self,
-        model: type[Any],
+        model: type[Any] | ModelResource[Any],
         *,
         prefix: str | None = None,
         read_schema: type[BaseModel] | None = None,
@@ -94,7 +93,7 @@ class CRUDRouter(APIRouter):
         search_fields: Sequence[str] = (),
         ordering_fields: Sequence[str] = (),
         select_related: Sequence[str] = (),
-        permissions: PermissionPolicy = True,
+        permissions: PermissionPolicy | None = None,
         actions: Sequence[Action] = ACTIONS,
         queryset: QuerySet[Any] | Callable[[Request], QuerySet[Any]] | None = None,
         pagination: Literal["offset", "cursor"] = "offset",
@@ -102,96 +101,72 @@ class CRUDRouter(APIRouter):
         max_limit: int = 100,
         tags: list[str] | None = None,
     ) -> None:
-        self.model = model
-        self.info = model_info(model)
-        self.table = model.__tablename__
-        super().__init__(prefix=prefix if prefix is not None else f"/{self.table}", tags=list(tags or [self.table]))  # type: ignore[arg-type]
-        self.select_related = tuple(select_related)
-        self.read_schema = read_schema or schema_for(model, "read", relations=self.select_related)
-        self.create_schema = create_schema or schema_for(model, "create")
-        self.update_schema = update_schema or schema_for(model, "update")
-        self.filters = FilterSpec(
-            model, filter_fields=filter_fields, search_fields=search_fields, ordering_fields=ordering_fields
+        base: Any = queryset
+        if callable(queryset) and not isinstance(queryset, QuerySet):
+            by_request = queryset
+            base = lambda caller: by_request(caller.request)  # noqa: E731 (the router's form: a function of the request)
+        self.resource = resource = resource_of(
+            model,
+            read_schema=read_schema,
+            create_schema=create_schema,
+            update_schema=update_schema,
+            filter_fields=filter_fields,
+            search_fields=search_fields,
+            ordering_fields=ordering_fields,
+            select_related=select_related,
+            permissions=permissions,
+            queryset=base,
         )
-        self.permissions = permissions
+        self.model = resource.model
+        self.info = resource.info
+        self.table = resource.table
+        super().__init__(prefix=prefix if prefix is not None else f"/{self.table}", tags=list(tags or [self.table]))  # type: ignore[arg-type]
+        self.select_related = resource.select_related
+        self.read_schema, self.create_schema = resource.read_schema, resource.create_schema
+        self.update_schema = resource.update_schema
+        self.filters = resource.filters
+        self.permissions = resource.permissions
         self.pagination = pagination
         self.default_limit, self.max_limit = default_limit, max_limit
-        self._queryset = queryset
-        self.pk_path = "/{pk:fastmango_int}" if integer_bounds(model, self.info.pk_name) is not None else "/{pk}"
-        self._plan_reads()
+        self.pk_path = "/{pk:fastmango_int}" if integer_bounds(self.model, self.info.pk_name) is not None else "/{pk}"
         for action in actions:
             getattr(self, f"_add_{action}")()
 
-    # -- reads ------------------------------------------------------------------------------------
-    def _plan_reads(self) -> None:
-        """Which columns to select for the read schema; None when it needs model instances."""
-        fields = list(self.read_schema.model_fields)
-        self.columns = [f for f in fields if f in self.info.columns]
-        self.relations: dict[str, tuple[str, list[str]]] = {}
-        for relation in self.select_related:
-            rel = self.info.relations[relation]
-            nested = self.read_schema.model_fields.get(relation)
-            target = model_info(rel.mapper.class_)
-            annotation = nested.annotation if nested else None
-            nested_model = next(
-                (a for a in getattr(annotation, "__args__", (annotation,)) if isinstance(a, type)), None
-            )
-            nested_fields = (
-                list(nested_model.model_fields) if nested_model and issubclass(nested_model, BaseModel) else []
-            )
-            self.relations[relation] = (target.pk_name, [f for f in nested_fields if f in target.columns])
-        self.paths = self.columns + [
-            f"{relation}__{f}" for relation, (pk, names) in self.relations.items() for f in {pk, *names}
-        ]
-        self.rows_fast_path = set(fields) <= {*self.columns, *self.relations}
-        self.build = row_builder(self.paths, self.columns, self.relations)
-
-    def queryset(self, request: Request) -> QuerySet[Any]:
-        """The base QuerySet of every endpoint."""
-        if self._queryset is None:
-            return self.model.objects.all()  # type: ignore[no-any-return]
-        if isinstance(self._queryset, QuerySet):
-            return self._queryset
-        return self._queryset(request)
+    # -- callers ----------------------------------------------------------------------------------
+    async def caller(self, request: Request) -> Caller:
+        """The caller of a request: its user and the request. On open endpoints the user only scopes the rows, so
+        no security requirement is declared there and invalid credentials count as none (public rows only)."""
+        try:
+            user = await optional_user(request, await oauth2_scheme(request))
+        except NotAuthenticated:
+            user = None
+        return Caller(user=user, request=request)
 
     async def read_rows(self, queryset: QuerySet[Any]) -> list[dict[str, Any]]:
         """The rows of ``queryset`` shaped as the read schema (JSON-ready dicts)."""
-        if self.rows_fast_path:
-            rows = await queryset.values_list(*self.paths)
-            return [self.build(row) for row in rows]
-        objects = await queryset.select_related(*self.select_related)
-        return [self.read_schema.model_validate(obj).model_dump(mode="json") for obj in objects]
+        return await self.resource.rows(queryset)
 
     async def read_one(self, request: Request | None, pk: Any) -> dict[str, Any]:
-        rows = await self.read_rows(self.queryset(request).filter(pk=pk)[:1])  # type: ignore[arg-type]
-        row = rows[0] if rows else None
-        if row is None:
-            raise ProblemError(404, f"{self.model.__name__} {pk} does not exist.", title="Not found")
-        return row
+        """One row as the request's caller sees it (no permission check)."""
+        caller = await self.caller(request) if request is not None else Caller()
+        return await self.resource.read_one(caller, pk)
 
     # -- permissions ------------------------------------------------------------------------------
     def guard(self, action: Action) -> list[Any]:
-        """The dependencies that check ``action``'s permission."""
-        policy = self.permissions
-        if policy is False or (policy == "writes" and action in ("list", "get")):
+        """The dependencies that check ``action``'s permission (the resource decides); none when it is open, so
+        the OpenAPI document declares a security requirement exactly where credentials are needed."""
+        if not self.resource.guarded(action):
             return []
-        if policy is True or policy == "writes":
-            return [Depends(require_permission(f"{self.table}.{PERMISSION_OF[action]}"))]
-        check = policy
+        resource = self.resource
 
-        async def allowed(user: Annotated[User | None, Depends(optional_user)]) -> None:
-            verdict = check(user, action)  # type: ignore[operator]
-            if inspect.isawaitable(verdict):
-                verdict = await verdict
-            if not verdict:
-                if user is None:
-                    raise NotAuthenticated()
-                raise PermissionDenied(f"Not allowed to {action} {self.table}.")
+        async def allowed(request: Request, user: Annotated[User | None, Depends(optional_user)]) -> None:
+            await resource.authorize(Caller(user=user, request=request), action)
 
+        allowed.__name__ = f"{self.resource.name}_{action}_allowed"
         return [Depends(allowed)]
 
     def errors(self, action: Action, *statuses: int) -> dict[int | str, dict[str, Any]]:
-        guarded = self.permissions is not False and not (self.permissions == "writes" and action in ("list", "get"))
+        guarded = self.resource.guarded(action)
         return problem_responses(*statuses, *((401, 403) if guarded else ()))
 
     def _pk_type(self) -> Any:
@@ -216,11 +191,13 @@ class CRUDRouter(APIRouter):
             )
         return parameters
 
-    def _filtered(self, request: Request) -> QuerySet[Any]:
-        """The base QuerySet narrowed by the request's filters, search and ordering."""
+    async def _filtered(self, request: Request, caller: Caller) -> QuerySet[Any]:
+        """The caller's rows narrowed by the request's filters, search and ordering."""
         settings = getattr(request.app.state, "settings", None)
         limit = getattr(settings, "api_max_search_length", DEFAULT_MAX_SEARCH_LENGTH)
-        return self.filters.apply(self.queryset(request), request.query_params, max_search_length=limit)
+        return self.resource.filtered(
+            await self.resource.queryset(caller), request.query_params, max_search_length=limit
+        )
 
     # -- endpoints --------------------------------------------------------------------------------
     def _add_list(self) -> None:
@@ -253,6 +230,7 @@ class CRUDRouter(APIRouter):
             ] = None,
         ) -> Response:
             params = request.query_params
+            caller = await self.caller(request)
             if cursor_mode:
                 # Parameters of the other pagination mode are refused, never ignored.
                 if "offset" in params:
@@ -260,7 +238,7 @@ class CRUDRouter(APIRouter):
                 if "ordering" in params:
                     raise BadQueryParameter("ordering", "Cursor pages are ordered by primary key; drop `ordering`.")
                 after = decode_cursor(cursor, cursor_key) if cursor is not None else None
-                queryset = self._filtered(request).order_by(pk_name)
+                queryset = (await self._filtered(request, caller)).order_by(pk_name)
                 if after is not None:
                     queryset = queryset.filter(**{f"{pk_name}__gt": after})
                 items = await self.read_rows(queryset[: limit + 1])
@@ -270,9 +248,9 @@ class CRUDRouter(APIRouter):
                 )
             if "cursor" in params:
                 raise BadQueryParameter("cursor", "This endpoint pages with `limit` and `offset`, not cursors.")
-            queryset = self._filtered(request)
+            queryset = await self._filtered(request, caller)
             items = await self.read_rows(queryset[offset : offset + limit])
-            total = await _total(queryset, items, limit, offset)
+            total = await page_total(queryset, items, limit, offset)
             payload = {"items": items, "total": total, "limit": limit, "offset": offset}
             return Response(dumps(payload), media_type="application/json")
 
@@ -300,7 +278,8 @@ class CRUDRouter(APIRouter):
         pk_type = self._pk_type()
 
         async def get_item(request: Request, pk: pk_type) -> Response:  # type: ignore[valid-type]
-            return Response(dumps(await self.read_one(request, pk)), media_type="application/json")
+            row = await self.resource.get(await self.caller(request), pk)
+            return Response(dumps(row), media_type="application/json")
 
         self.add_api_route(
             self.pk_path,
@@ -317,10 +296,9 @@ class CRUDRouter(APIRouter):
         create_schema = self.create_schema
 
         async def create_item(request: Request, body: create_schema) -> Response:  # type: ignore[valid-type]
-            values = body.model_dump()  # type: ignore[attr-defined]
             # The db layer decides how: one INSERT ... RETURNING, or the model's own save() when it overrides it.
-            pk = (await self.model.objects.create(**values)).pk  # type: ignore[attr-defined]
-            row = await self.read_one(request, pk)
+            row = await self.resource.create(await self.caller(request), body.model_dump())  # type: ignore[attr-defined]
+            pk = row[self.info.pk_name]
             location = f"{request.url.path.rstrip('/')}/{pk}"
             return Response(dumps(row), status_code=201, media_type="application/json", headers={"Location": location})
 
@@ -341,11 +319,8 @@ class CRUDRouter(APIRouter):
 
         async def write_item(request: Request, pk: pk_type, body: schema) -> Response:  # type: ignore[valid-type]
             data = body.model_dump(exclude_unset=partial)  # type: ignore[attr-defined]
-            queryset = self.queryset(request).filter(pk=pk)
-            changed = await queryset.update(**data) if data else int(await queryset.exists())
-            if not changed:
-                raise ProblemError(404, f"{self.model.__name__} {pk} does not exist.", title="Not found")
-            return Response(dumps(await self.read_one(request, pk)), media_type="application/json")
+            row = await self.resource.update(await self.caller(request), pk, data, action=action)
+            return Response(dumps(row), media_type="application/json")
 
         return write_item
 
@@ -377,8 +352,7 @@ class CRUDRouter(APIRouter):
         pk_type = self._pk_type()
 
         async def delete_item(request: Request, pk: pk_type) -> Response:  # type: ignore[valid-type]
-            if not await self.queryset(request).filter(pk=pk).delete():
-                raise ProblemError(404, f"{self.model.__name__} {pk} does not exist.", title="Not found")
+            await self.resource.delete(await self.caller(request), pk)
             return Response(status_code=status.HTTP_204_NO_CONTENT)
 
         self.add_api_route(
@@ -400,11 +374,3 @@ def _drop_parameter(function: Callable[..., Any], name: str) -> None:
     function.__signature__ = signature.replace(  # type: ignore[attr-defined]
         parameters=[p for p in signature.parameters.values() if p.name != name]
     )
-
-
-async def _total(queryset: QuerySet[Any], items: list[Any], limit: int, offset: int) -> int:
-    """The row count of an offset page: known from the page itself when it is not full (and not past the end),
-    else counted by the database (a COUNT over the filtered rows: see docs/api.md)."""
-    if len(items) < limit and (items or offset == 0):
-        return offset + len(items)
-    return await queryset.count()

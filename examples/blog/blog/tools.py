@@ -1,29 +1,24 @@
-"""AI tools of the blog: posts as a model tool, a search function and a query tool.
+"""AI tools of the blog: posts as model tools, a search function and a query tool.
 
-Each runs with the permissions of the user who asks: ``post_list``/``post_get`` need ``post.view``.
+Each runs with the permissions of the user who asks. ``post_list``/``post_get`` serve the posts resource of the
+REST API (blog/api.py): the same rows as ``GET /posts`` for the same user (drafts only with ``post.view``).
 """
 
+from blog.api import post_resource
 from blog.models import Post
 from fastmango import tool
 from fastmango.ai import ToolContext, expose_model
 from fastmango.db import QuerySet
 
-expose_model(
-    Post,
-    actions=("list", "get"),
-    filter_fields=["title", "published", "author__name"],
-    search_fields=["title", "body"],
-    ordering_fields=["created_at", "title"],
-    select_related=["author"],
-)
+expose_model(post_resource, actions=("list", "get"))
 
 
 @tool
 async def search_posts(ctx: ToolContext, query: str, limit: int = 5) -> list[dict[str, object]]:
-    """Search published posts by words in their title or body.
+    """Search published posts by words in their title.
 
     Args:
-        query: Words to look for.
+        query: Words to look for in the title.
         limit: How many posts at most.
     """
     posts = (
