@@ -22,7 +22,7 @@ from typing import TYPE_CHECKING, Any, Generic, Literal, TypeVar
 
 from pydantic import BaseModel
 
-from fastmango.api.filters import DEFAULT_MAX_SEARCH_LENGTH, FilterSpec
+from fastmango.api.filters import DEFAULT_MAX_SEARCH_LENGTH, FilterSpec, check_relations
 from fastmango.api.rows import row_builder
 from fastmango.api.schemas import schema_for
 from fastmango.auth.errors import NotAuthenticated, PermissionDenied
@@ -100,6 +100,7 @@ class ModelResource(Generic[M]):
         self.table: str = model.__tablename__  # type: ignore[attr-defined]
         self.name = name or self.table
         self.select_related = tuple(select_related)
+        check_relations(model, self.select_related)
         self.filters = FilterSpec(
             model, filter_fields=filter_fields, search_fields=search_fields, ordering_fields=ordering_fields
         )

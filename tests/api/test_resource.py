@@ -107,3 +107,10 @@ def test_options_of_a_resource_are_declared_once() -> None:
         CRUDRouter(books, filter_fields=["pages"])
     with pytest.raises(TypeError, match="permissions belong to the ModelResource"):
         expose_model(books, permissions=True)
+
+
+def test_a_misspelt_select_related_fails_at_declaration_with_the_close_match() -> None:
+    from fastmango.core.errors import ImproperlyConfigured
+
+    with pytest.raises(ImproperlyConfigured, match=r"auther.*author"):
+        ModelResource(Book, select_related=["auther"])
