@@ -108,7 +108,7 @@ class AgentSpec:
             shown = ", ".join(names[:30]) + (f", ... ({len(names) - 30} more)" if len(names) > 30 else "")
             raise ImproperlyConfigured(
                 f"agent {self.name!r}: tools={list(self.tools)!r}: {pattern!r} matches no registered tool{hint} "
-                f"(registered: {shown or 'none'}; `fastmango ai tools` lists them)"
+                f"(registered: {shown or 'none'})"
             )
 
     def bind(self, user: Any = None, request: Request | None = None, app: Any = None) -> BoundAgent:
