@@ -1,4 +1,5 @@
-"""The fastmango Pydantic AI capability: metering, budgets, the tool call limit and the response cache.
+"""The fastmango Pydantic AI capability: metering, budgets, the tool call limit, the response cache, and the
+permission scope of a run (its tool permission checks cost one query per user).
 
 Every fastmango agent has it; a plain ``pydantic_ai.Agent`` gets it with
 ``Agent(..., capabilities=fastmango.ai.capabilities())``. It imports Pydantic AI, so it is imported only when an
@@ -21,6 +22,7 @@ from pydantic_ai.usage import RequestUsage
 from fastmango.ai import budgets, response_cache
 from fastmango.ai.context import AgentDeps
 from fastmango.ai.metering import UsageRecord, meter
+from fastmango.auth.permission_scope import permission_scope
 
 
 def response_cost(response: ModelResponse) -> float | None:
@@ -100,7 +102,12 @@ class FastMangoCapability(AbstractCapability[Any]):
         meter.record(record)
         return record
 
-    # --- runs: budgets before the first model request --------------------------------------------------------
+    # --- runs: one permission scope, budgets before the first model request ------------------------------------
+
+    async def wrap_run(self, ctx: RunContext[Any], *, handler: Any) -> Any:
+        # Offering the tools before each model request and checking each call again share one load.
+        with permission_scope():
+            return await handler()
 
     async def before_run(self, ctx: RunContext[Any]) -> None:
         settings = self._settings()

@@ -10,6 +10,8 @@ from collections.abc import Awaitable, Callable, Iterable
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
+from fastmango.auth.checks import check, is_authenticated
+from fastmango.auth.permission_scope import permission_scope
 from fastmango.core.errors import FastMangoError
 
 ToolKind = Literal["function", "query", "model", "route"]
@@ -47,15 +49,12 @@ class ToolSpec:
     metadata: dict[str, Any] = field(default_factory=dict)
 
     async def allowed_for(self, user: Any) -> bool:
-        """Whether ``user`` (None: anonymous) may see and call this tool."""
-        if user is None or not getattr(user, "is_authenticated", False):
+        """Whether ``user`` (None: anonymous) may see and call this tool (:func:`fastmango.auth.check`)."""
+        if not is_authenticated(user):
             return self.allow_anonymous and not self.permissions
         if not user.is_active:
             return False
-        for permission in self.permissions:
-            if not await user.has_perm(permission):
-                return False
-        return True
+        return await check(user, *self.permissions)
 
 
 class Registry:
@@ -99,8 +98,9 @@ class Registry:
         return [spec for spec in self if any(fnmatch.fnmatchcase(spec.name, p) for p in patterns)]
 
     async def allowed(self, user: Any, patterns: Iterable[str] | None = None) -> list[ToolSpec]:
-        """The matching tools ``user`` may use."""
-        return [spec for spec in self.match(patterns) if await spec.allowed_for(user)]
+        """The matching tools ``user`` may use (one permission query for all of them)."""
+        with permission_scope():
+            return [spec for spec in self.match(patterns) if await spec.allowed_for(user)]
 
     def toolset(self, patterns: Iterable[str] | None = None) -> Any:
         """A Pydantic AI toolset of the matching tools that offers each run only what its user may use."""

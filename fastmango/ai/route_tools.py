@@ -4,6 +4,10 @@ A route tool sends a real ASGI request to the app (no network hop) carrying the 
 the request's own ``Authorization``/cookie, or a short-lived token minted for the user when there is no
 request (CLI, tasks). Dependencies, validation and permission checks apply exactly as over HTTP; a 403
 over HTTP is a refused tool call.
+
+The ``require_permission(...)`` dependencies of the endpoint (its own, its router's and those of its
+dependencies) become the tool's permissions, so the tool is offered only to users who hold them, and checked
+again when it is called.
 """
 
 from __future__ import annotations
@@ -17,6 +21,7 @@ from pydantic import BaseModel, ConfigDict, Field, create_model
 
 from fastmango.ai.context import ToolContext
 from fastmango.ai.registry import ToolError, ToolSpec, registry, tool_schema
+from fastmango.auth.dependencies import required_permissions
 from fastmango.core.errors import ProblemError
 
 INTERNAL_BASE_URL = "http://fastmango.internal"
@@ -28,11 +33,12 @@ def expose_routes(app: Any, operation_ids: Sequence[str], *, permissions: Sequen
     Args:
         app: The FastMango (or FastAPI) app.
         operation_ids: Operation ids or globs (``["weather", "post_*"]``).
-        permissions: Extra permissions needed to be offered the tools (the endpoint's own checks apply anyway).
+        permissions: Extra permissions needed to be offered the tools, beside those of the endpoint's
+            ``require_permission`` dependencies (the endpoint's own checks apply anyway).
     """
     specs = []
-    for route in app.routes:
-        if not isinstance(route, APIRoute) or not route.operation_id:
+    for route in api_routes(app):
+        if not route.operation_id:
             continue
         if any(fnmatch.fnmatchcase(route.operation_id, pattern) for pattern in operation_ids):
             specs.append(registry.add(_route_tool(app, route, tuple(permissions)), replace=True))
@@ -41,7 +47,22 @@ def expose_routes(app: Any, operation_ids: Sequence[str], *, permissions: Sequen
     return specs
 
 
-def _route_tool(app: Any, route: APIRoute, permissions: tuple[str, ...]) -> ToolSpec:
+def api_routes(app: Any) -> list[Any]:
+    """The app's API routes, those of included routers too, each as served: its full path, and its routers'
+    dependencies in its ``dependant``.
+
+    FastAPI 0.165 includes a router lazily (``app.routes`` holds the router, not copies of its routes);
+    ``iter_route_contexts`` gives each route in its inclusion context. Older versions copy the routes.
+    """
+    from fastapi import routing
+
+    iterate = getattr(routing, "iter_route_contexts", None)
+    if iterate is None:
+        return [route for route in app.routes if isinstance(route, APIRoute)]
+    return [context for context in iterate(app.routes) if isinstance(context.original_route, APIRoute)]
+
+
+def _route_tool(app: Any, route: Any, permissions: tuple[str, ...]) -> ToolSpec:
     fields: dict[str, Any] = {}
     path_names: list[str] = []
     query_names: list[str] = []
@@ -75,7 +96,7 @@ def _route_tool(app: Any, route: APIRoute, permissions: tuple[str, ...]) -> Tool
         description=route.description or route.summary or route.name.replace("_", " "),
         parameters=schema,
         call=call,
-        permissions=permissions,
+        permissions=tuple(dict.fromkeys([*permissions, *_required_permissions(route.dependant)])),
         kind="route",
         metadata={"method": method, "path": route.path},
     )
@@ -122,6 +143,15 @@ def _parameters(dependant: Any) -> list[tuple[str, Any]]:
     found = [("path", p) for p in dependant.path_params] + [("query", p) for p in dependant.query_params]
     for sub in dependant.dependencies:
         found += _parameters(sub)
+    return found
+
+
+def _required_permissions(dependant: Any) -> list[str]:
+    """The codenames of the ``require_permission`` dependencies of an endpoint, at any depth (a router's
+    dependencies are the route's own in FastAPI)."""
+    found = list(required_permissions(dependant.call))
+    for sub in dependant.dependencies:
+        found += _required_permissions(sub)
     return found
 
 

@@ -3,12 +3,13 @@
 from __future__ import annotations
 
 from collections.abc import Awaitable, Callable
-from typing import Annotated
+from typing import Annotated, Any
 
 from fastapi import Depends, Request
 from fastapi.security import OAuth2PasswordBearer
 
 from fastmango.auth.backend import AuthBackend
+from fastmango.auth.checks import first_missing
 from fastmango.auth.errors import NotAuthenticated, PermissionDenied
 from fastmango.auth.models import User
 
@@ -43,18 +44,34 @@ CurrentUser = Annotated[User, Depends(current_user)]
 """A route parameter typed ``user: CurrentUser`` receives the authenticated user (401 otherwise)."""
 
 
+#: The attribute ``require_permission`` sets on its dependency: the codenames it needs. Route tools read it to
+#: offer an endpoint only to users who hold them.
+PERMISSIONS_ATTRIBUTE = "__fastmango_permissions__"
+
+
 def require_permission(*codenames: str) -> Callable[..., Awaitable[User]]:
     """A dependency that passes the user on when they have every permission named (403 naming the first
-    missing one, 401 when anonymous): ``Depends(require_permission("book.add"))``."""
+    missing one, 401 when anonymous): ``Depends(require_permission("book.add"))``.
+
+    The dependency carries its codenames (:func:`required_permissions`), so that a route tool of the endpoint is
+    offered only to users who hold them.
+    """
 
     async def dependency(user: User = Depends(current_user)) -> User:
-        for codename in codenames:
-            if not await user.has_perm(codename):
-                raise PermissionDenied(f"Missing permission {codename}.", permission=codename)
+        missing = await first_missing(user, *codenames)
+        if missing is not None:
+            raise PermissionDenied(f"Missing permission {missing}.", permission=missing)
         return user
 
     dependency.__name__ = f"require_permission_{'_'.join(c.replace('.', '_') for c in codenames)}"
+    setattr(dependency, PERMISSIONS_ATTRIBUTE, tuple(codenames))
     return dependency
+
+
+def required_permissions(call: Any) -> tuple[str, ...]:
+    """The codenames a dependency made by :func:`require_permission` needs (empty for any other callable)."""
+    found = getattr(call, PERMISSIONS_ATTRIBUTE, ())
+    return tuple(found) if isinstance(found, tuple) else ()
 
 
 async def require_staff(user: User = Depends(current_user)) -> User:

@@ -1,4 +1,5 @@
-"""ASGI middleware: ``request.state.user`` is the user of a Bearer token or HttpOnly cookie, or anonymous."""
+"""ASGI middleware: ``request.state.user`` is the user of a Bearer token or HttpOnly cookie, or anonymous; each
+request runs in a permission scope of its own (its permission checks cost one query per user)."""
 
 from __future__ import annotations
 
@@ -6,6 +7,7 @@ from starlette.types import ASGIApp, Receive, Scope, Send
 
 from fastmango.auth.backend import AnonymousUser, AuthBackend
 from fastmango.auth.errors import AuthUnavailable, NotAuthenticated
+from fastmango.auth.permission_scope import permission_scope
 
 COOKIE_NAME = "fastmango_access"
 
@@ -52,4 +54,6 @@ class AuthenticationMiddleware:
                 state["auth_error"] = exc
             else:
                 state["user"], state["auth_claims"] = authenticated.user, authenticated.claims
-        await self.app(scope, receive, send)
+        # A route tool's in-process request within an agent run shares the run's scope (inherit).
+        with permission_scope():
+            await self.app(scope, receive, send)

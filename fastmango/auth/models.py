@@ -10,7 +10,8 @@ from typing import Any, ClassVar
 
 from fastmango.auth.errors import UnknownPermission
 from fastmango.auth.passwords import hash_password, verify_password
-from fastmango.db import Field, Manager, Model, Q, Relationship, UTCDateTime
+from fastmango.auth.permission_scope import forget_permissions
+from fastmango.db import Field, Manager, Model, Relationship, UTCDateTime
 
 
 def utcnow() -> datetime.datetime:
@@ -82,15 +83,21 @@ class Group(Model, table=True):
 
     async def grant(self, *codenames: str) -> None:
         """Give the group these permissions. Raises :class:`UnknownPermission` naming an unknown one."""
-        for codename in codenames:
-            permission = await _permission(codename)
-            await GroupPermission.objects.get_or_create(group_id=self.id, permission_id=permission.id)
+        try:
+            for codename in codenames:
+                permission = await _permission(codename)
+                await GroupPermission.objects.get_or_create(group_id=self.id, permission_id=permission.id)
+        finally:
+            forget_permissions()  # every member's
 
     async def revoke(self, *codenames: str) -> None:
         """Take these permissions from the group."""
-        for codename in codenames:
-            permission = await _permission(codename)
-            await GroupPermission.objects.filter(group_id=self.id, permission_id=permission.id).delete()
+        try:
+            for codename in codenames:
+                permission = await _permission(codename)
+                await GroupPermission.objects.filter(group_id=self.id, permission_id=permission.id).delete()
+        finally:
+            forget_permissions()  # every member's
 
 
 class UserManager(Manager["User"]):
@@ -146,42 +153,44 @@ class User(Model, table=True):
 
     async def get_all_permissions(self) -> set[str]:
         """Every permission the user has: their own and their groups' (all for a superuser, none if inactive)."""
-        if not self.is_active:
-            return set()
-        permissions = Permission.objects.all()
-        if not self.is_superuser:
-            permissions = permissions.filter(Q(users__id=self.id) | Q(groups__users__id=self.id))
-        return set(await permissions.values_list("codename", flat=True))
+        from fastmango.auth.checks import permissions_of  # checks imports this module
+
+        return set(await permissions_of(self))
 
     async def has_perm(self, codename: str) -> bool:
-        """Whether the user has the permission ``codename`` (one query; none for a superuser)."""
-        if not self.is_active:
-            return False
-        if self.is_superuser:
-            return True
-        return await Permission.objects.filter(
-            Q(codename=codename) & (Q(users__id=self.id) | Q(groups__users__id=self.id))
-        ).exists()
+        """Whether the user has the permission ``codename`` (see :func:`fastmango.auth.checks.check`: one query
+        per scope, none for a superuser)."""
+        from fastmango.auth.checks import check  # checks imports this module
+
+        return await check(self, codename)
 
     async def grant(self, *codenames: str) -> None:
         """Give the user these permissions directly. Raises :class:`UnknownPermission` for an unknown one."""
-        for codename in codenames:
-            permission = await _permission(codename)
-            await UserPermission.objects.get_or_create(user_id=self.id, permission_id=permission.id)
+        try:
+            for codename in codenames:
+                permission = await _permission(codename)
+                await UserPermission.objects.get_or_create(user_id=self.id, permission_id=permission.id)
+        finally:
+            forget_permissions(self.id)
 
     async def revoke(self, *codenames: str) -> None:
         """Take these directly granted permissions from the user (group permissions stay)."""
-        for codename in codenames:
-            permission = await _permission(codename)
-            await UserPermission.objects.filter(user_id=self.id, permission_id=permission.id).delete()
+        try:
+            for codename in codenames:
+                permission = await _permission(codename)
+                await UserPermission.objects.filter(user_id=self.id, permission_id=permission.id).delete()
+        finally:
+            forget_permissions(self.id)
 
     async def add_to_group(self, group: Group) -> None:
         """Make the user a member of ``group``."""
         await UserGroup.objects.get_or_create(user_id=self.id, group_id=group.id)
+        forget_permissions(self.id)
 
     async def remove_from_group(self, group: Group) -> None:
         """Remove the user from ``group``."""
         await UserGroup.objects.filter(user_id=self.id, group_id=group.id).delete()
+        forget_permissions(self.id)
 
 
 class RevokedToken(Model, table=True):

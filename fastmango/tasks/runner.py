@@ -1,4 +1,7 @@
-"""Run one attempt of a job: the same code on every backend, so that a job behaves alike everywhere."""
+"""Run one attempt of a job: the same code on every backend, so that a job behaves alike everywhere.
+
+Each attempt runs in a permission scope of its own (:func:`fastmango.auth.permission_scope`).
+"""
 
 from __future__ import annotations
 
@@ -7,6 +10,7 @@ import logging
 from dataclasses import dataclass
 from typing import Any
 
+from fastmango.auth.permission_scope import permission_scope
 from fastmango.tasks.context import TaskContext
 from fastmango.tasks.definition import Task
 
@@ -43,8 +47,10 @@ async def run_attempt(task: Task[Any], ctx: TaskContext, payload: dict[str, Any]
         return _failed(task, ctx, exc, retry=False)
     deadline = asyncio.timeout(task.timeout)
     try:
-        async with deadline:
-            value = await task.func(ctx, **kwargs)
+        # A scope of its own, even when an inline job runs inside the request that queued it.
+        with permission_scope(inherit=False):
+            async with deadline:
+                value = await task.func(ctx, **kwargs)
     except TimeoutError as exc:
         if not deadline.expired():  # the function's own TimeoutError
             return _failed(task, ctx, exc, retry=True)
