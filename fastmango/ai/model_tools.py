@@ -67,10 +67,11 @@ def expose_model(
             action, _delete_tool
         )
         spec = builder(resource, f"{name}_{action}", max_rows)
-        if resource.permissions is True or (resource.permissions == "writes" and resource.guarded(action)):
-            # Offered only to users who hold it; the resource checks again when the tool runs.
-            spec.permissions = (resource.codename(action),)
-            spec.allow_anonymous = False
+        if resource.guarded(action):
+            # Offered only to users who hold the permissions; the resource decides again when the tool runs (a
+            # callable policy names none: its tool is offered, and refused when called).
+            spec.permissions = resource.required(action)
+            spec.allow_anonymous = not spec.permissions
         spec.kind = "model"
         spec.requires_approval = requires_approval and action in ("create", "update", "delete")
         specs.append(registry.add(spec, replace=True))

@@ -17,7 +17,6 @@ from fastmango.api.filters import DEFAULT_MAX_SEARCH_LENGTH, BadQueryParameter, 
 from fastmango.api.pagination import cursor_page_schema, decode_cursor, encode_cursor, page_schema
 from fastmango.api.resource import (
     ACTIONS,
-    PERMISSION_OF,
     Action,
     Caller,
     ModelResource,
@@ -26,9 +25,10 @@ from fastmango.api.resource import (
     resource_of,
 )
 from fastmango.api.serialize import dumps
-from fastmango.auth.dependencies import oauth2_scheme, optional_user
+from fastmango.auth.dependencies import PERMISSIONS_ATTRIBUTE, oauth2_scheme, optional_user
 from fastmango.auth.errors import NotAuthenticated
 from fastmango.auth.models import User
+from fastmango.auth.permissions import PERMISSION_OF
 from fastmango.core.limits import LIMIT_SETTING
 from fastmango.core.problems import problem_responses
 from fastmango.db.query import QuerySet
@@ -163,6 +163,7 @@ class CRUDRouter(APIRouter):
             await resource.authorize(Caller(user=user, request=request), action)
 
         allowed.__name__ = f"{self.resource.name}_{action}_allowed"
+        setattr(allowed, PERMISSIONS_ATTRIBUTE, resource.required(action))  # route tools read what it requires
         return [Depends(allowed)]
 
     def errors(self, action: Action, *statuses: int) -> dict[int | str, dict[str, Any]]:

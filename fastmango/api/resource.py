@@ -25,7 +25,8 @@ from pydantic import BaseModel
 from fastmango.api.filters import DEFAULT_MAX_SEARCH_LENGTH, FilterSpec, check_relations
 from fastmango.api.rows import row_builder
 from fastmango.api.schemas import schema_for
-from fastmango.auth.errors import NotAuthenticated, PermissionDenied
+from fastmango.auth.permissions import codename
+from fastmango.auth.policies import Policy, PolicySpec, authorize, policy_for
 from fastmango.core.errors import ProblemError
 from fastmango.db.compiler import model_info
 from fastmango.db.query import QuerySet
@@ -38,15 +39,7 @@ if TYPE_CHECKING:
 M = TypeVar("M")
 Action = Literal["list", "get", "create", "update", "replace", "delete"]
 ACTIONS: tuple[Action, ...] = ("list", "get", "create", "update", "replace", "delete")
-PERMISSION_OF = {
-    "list": "view",
-    "get": "view",
-    "create": "add",
-    "update": "change",
-    "replace": "change",
-    "delete": "delete",
-}
-PermissionPolicy = bool | Literal["writes"] | Callable[["User | None", Action], bool | Awaitable[bool]]
+PermissionPolicy = PolicySpec | Policy  # True | False | "writes" | callable(user, action) (may be async) | a Policy
 Hook = Callable[["Caller", dict[str, Any]], Any]
 
 
@@ -108,6 +101,7 @@ class ModelResource(Generic[M]):
         self.create_schema = create_schema or schema_for(model, "create")
         self.update_schema = update_schema or schema_for(model, "update")
         self.permissions = permissions
+        self.policy: Policy = policy_for(permissions, self.table)  # the one permission decision (fastmango.auth)
         self.before_create, self.before_update = before_create, before_update
         self._queryset = queryset
         self._plan_reads()
@@ -174,34 +168,23 @@ class ModelResource(Generic[M]):
     # -- permissions ------------------------------------------------------------------------------
     def guarded(self, action: Action) -> bool:
         """Whether ``action`` needs a permission at all under this resource's policy."""
-        return self.permissions is not False and not (self.permissions == "writes" and action in ("list", "get"))
+        return self.policy.guarded(action)
+
+    def required(self, action: Action) -> tuple[str, ...]:
+        """The permissions ``action`` needs by name (none for a callable policy, which decides by itself)."""
+        return tuple(self.policy.required(action))
 
     def codename(self, action: Action) -> str:
-        """The permission ``action`` needs under model permissions: ``<table>.view/add/change/delete``."""
-        return f"{self.table}.{PERMISSION_OF[action]}"
+        """The model permission of ``action``: ``<table>.view/add/change/delete``."""
+        return codename(self.table, action)
 
     async def allowed(self, caller: Caller, action: Action) -> bool:
         """Whether ``caller`` may ``action`` this resource's rows (row scoping aside)."""
-        policy = self.permissions
-        if not self.guarded(action):
-            return True
-        if policy is True or policy == "writes":
-            return caller.user is not None and await caller.user.has_perm(self.codename(action))
-        verdict = policy(caller.user, action)  # type: ignore[operator]
-        if inspect.isawaitable(verdict):
-            verdict = await verdict
-        return bool(verdict)
+        return not self.policy.guarded(action) or await self.policy.allows(caller.user, action)
 
     async def authorize(self, caller: Caller, action: Action) -> None:
         """Refuse ``action`` unless allowed: 401 for an anonymous caller, 403 for a user without the permission."""
-        if await self.allowed(caller, action):
-            return
-        if caller.user is None:
-            raise NotAuthenticated()
-        if self.permissions is True or self.permissions == "writes":
-            codename = self.codename(action)
-            raise PermissionDenied(f"Missing permission {codename}.", permission=codename)
-        raise PermissionDenied(f"Not allowed to {action} {self.table}.")
+        await authorize(self.policy, caller.user, action)
 
     # -- operations -------------------------------------------------------------------------------
     def not_found(self, pk: Any) -> ProblemError:
