@@ -20,7 +20,7 @@ import datetime
 import difflib
 import re
 from collections.abc import Iterable, Mapping, Sequence
-from typing import Annotated, Any
+from typing import Annotated, Any, TypeVar
 
 from pydantic import Field, TypeAdapter, ValidationError
 
@@ -39,6 +39,8 @@ from fastmango.db.compiler import ModelInfo, model_info
 from fastmango.db.expressions import Q
 from fastmango.db.lookups import LOOKUPS, TRANSFORMS
 from fastmango.db.query import QuerySet
+
+M = TypeVar("M")  # what the narrowed QuerySet yields
 
 RESERVED = frozenset({"limit", "offset", "cursor", "ordering", "search"})
 _LIST_LOOKUPS = {"in", "range"}
@@ -193,11 +195,11 @@ class FilterSpec:
 
     def apply(
         self,
-        queryset: QuerySet[Any],
+        queryset: QuerySet[M],
         params: Mapping[str, str] | Iterable[tuple[str, str]],
         *,
         max_search_length: int = DEFAULT_MAX_SEARCH_LENGTH,
-    ) -> QuerySet[Any]:
+    ) -> QuerySet[M]:
         """``queryset`` filtered, searched and ordered by the query parameters.
 
         Args:
