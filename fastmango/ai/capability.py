@@ -143,7 +143,8 @@ class FastMangoCapability(AbstractCapability[Any]):
                 response, cost = loaded
                 self._record(ctx, cache_hit=True, cost_saved=cost, **about)
                 # No provider request was made: the run's usage must not count the cached tokens again.
-                return dataclasses.replace(response, usage=RequestUsage())
+                uncounted: ModelResponse = dataclasses.replace(response, usage=RequestUsage())
+                return uncounted
         started = time.perf_counter()
         try:
             response = await handler(request_context)
@@ -167,7 +168,8 @@ class FastMangoCapability(AbstractCapability[Any]):
         )
         if key is not None and store is not None and ttl and response.finish_reason != "error":
             await store.set(key, response_cache.dump_response(response, cost), ttl)
-        return response
+        answered: ModelResponse = response
+        return answered
 
     # --- tool calls: limit, budgets, cache, meter --------------------------------------------------------------
 

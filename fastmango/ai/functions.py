@@ -58,9 +58,7 @@ def arguments_model(func: Callable[..., Any], name: str) -> tuple[type[BaseModel
             raise ToolError(f"tool {name!r}: *args and **kwargs cannot become a tool's arguments")
         default = ... if parameter.default is inspect.Parameter.empty else parameter.default
         fields[parameter.name] = (annotation, Field(default, description=param_docs.get(parameter.name)))
-    model = create_model(  # type: ignore[call-overload]
-        f"{name}_arguments", __config__=ConfigDict(extra="forbid"), **fields
-    )
+    model = create_model(f"{name}_arguments", __config__=ConfigDict(extra="forbid"), **fields)
     return model, takes_ctx
 
 

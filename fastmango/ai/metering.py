@@ -36,10 +36,10 @@ class UsageRecord(Model, table=True):
     A cache hit has ``cache_hit`` set, no tokens, no cost and ``cost_saved`` (the cost of the reused response).
     """
 
-    __tablename__: ClassVar[str] = "ai_usage"  # type: ignore[misc]
+    __tablename__: ClassVar[str] = "ai_usage"
 
     id: int | None = Field(default=None, primary_key=True)
-    time: datetime.datetime = Field(default_factory=utcnow, sa_type=UTCDateTime, index=True)  # type: ignore[call-overload]
+    time: datetime.datetime = Field(default_factory=utcnow, sa_type=UTCDateTime, index=True)
     kind: str = Field(default="model", max_length=8)
     run_id: str | None = Field(default=None, max_length=64, index=True)
     agent: str | None = Field(default=None, max_length=100, index=True)

@@ -105,9 +105,9 @@ def _list_tool(resource: ModelResource[Any], name: str, max_rows: int) -> ToolSp
         )
     if filters.ordering_fields:
         options = [*filters.ordering_fields, *(f"-{f}" for f in filters.ordering_fields)]
-        sort_key: Any = Literal[tuple(options)]  # type: ignore[valid-type]
+        sort_key: Any = Literal[tuple(options)]
         fields["ordering"] = (list[sort_key] | None, Field(None, description="Sort keys, - for descending."))
-    arguments = create_model(f"{name}_arguments", __config__=ConfigDict(extra="forbid"), **fields)  # type: ignore[call-overload]
+    arguments = create_model(f"{name}_arguments", __config__=ConfigDict(extra="forbid"), **fields)
 
     async def call(context: ToolContext, args: dict[str, Any]) -> Any:
         values: Any = arguments.model_validate(args)
@@ -130,7 +130,7 @@ def _pk_model(resource: ModelResource[Any], name: str, extra: dict[str, Any] | N
     pk_name = resource.info.pk_name
     bounds = integer_bounds(resource.model, pk_name)
     pk_type: Any = int if bounds is not None else field_type(resource.model, pk_name)
-    return create_model(  # type: ignore[call-overload, no-any-return]
+    return create_model(
         f"{name}_arguments",
         __config__=ConfigDict(extra="forbid"),
         pk=(pk_type, Field(description=f"The primary key of the {resource.table} row.")),

@@ -77,9 +77,7 @@ def _route_tool(app: Any, route: Any, permissions: tuple[str, ...]) -> ToolSpec:
     body_annotation = route.body_field.field_info.annotation if route.body_field is not None else None
     if body_annotation is not None:
         fields["body"] = (body_annotation, Field(description="The request body."))
-    arguments = create_model(  # type: ignore[call-overload]
-        f"{route.operation_id}_arguments", __config__=ConfigDict(extra="forbid"), **fields
-    )
+    arguments = create_model(f"{route.operation_id}_arguments", __config__=ConfigDict(extra="forbid"), **fields)
     method = sorted(route.methods or {"GET"})[0]
 
     async def call(context: ToolContext, args: dict[str, Any]) -> Any:

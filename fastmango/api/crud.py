@@ -120,7 +120,7 @@ class CRUDRouter(APIRouter):
         self.model = resource.model
         self.info = resource.info
         self.table = resource.table
-        super().__init__(prefix=prefix if prefix is not None else f"/{self.table}", tags=list(tags or [self.table]))  # type: ignore[arg-type]
+        super().__init__(prefix=prefix if prefix is not None else f"/{self.table}", tags=list(tags or [self.table]))
         self.select_related = resource.select_related
         self.read_schema, self.create_schema = resource.read_schema, resource.create_schema
         self.update_schema = resource.update_schema

@@ -17,7 +17,7 @@ from fastmango.core.problems import problem_type
 @cache
 def page_schema(item: type[BaseModel]) -> type[BaseModel]:
     """``{items, total, limit, offset}`` of ``item``."""
-    return create_model(  # type: ignore[no-any-return, call-overload]
+    return create_model(
         f"{item.__name__}Page",
         items=(list[item], ...),  # type: ignore[valid-type]
         total=(int, Field(description="Rows matching the filters, across all pages.")),
@@ -29,7 +29,7 @@ def page_schema(item: type[BaseModel]) -> type[BaseModel]:
 @cache
 def cursor_page_schema(item: type[BaseModel]) -> type[BaseModel]:
     """``{items, next, limit}`` of ``item``: pass ``next`` as ``?cursor=`` for the following page."""
-    return create_model(  # type: ignore[no-any-return, call-overload]
+    return create_model(
         f"{item.__name__}CursorPage",
         items=(list[item], ...),  # type: ignore[valid-type]
         next=(str | None, Field(description="The cursor of the next page; null on the last page.")),

@@ -162,9 +162,7 @@ def _schema_for(
             fields[relation] = (nested | None if nullable else nested, ...)
     suffix = {"read": "Read", "create": "Create", "update": "Update"}[mode]
     config = ConfigDict(from_attributes=True) if mode == "read" else ConfigDict(extra="forbid")
-    return create_model(  # type: ignore[no-any-return, call-overload]
-        f"{model.__name__}{suffix}", __config__=config, __module__=model.__module__, **fields
-    )
+    return create_model(f"{model.__name__}{suffix}", __config__=config, __module__=model.__module__, **fields)
 
 
 def _is_int(field: FieldInfo) -> bool:

@@ -18,8 +18,9 @@ def token_from_scope(scope: Scope) -> str | None:
     for name, value in scope.get("headers", []):
         if name == b"authorization":
             scheme, _, credentials = value.decode("latin-1").partition(" ")
-            if scheme.lower() == "bearer" and credentials.strip():
-                return credentials.strip()
+            token: str = credentials.strip()
+            if scheme.lower() == "bearer" and token:
+                return token
         elif name == b"cookie":
             cookie_header = value.decode("latin-1")
     for part in cookie_header.split(";"):

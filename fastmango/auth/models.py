@@ -21,7 +21,7 @@ def utcnow() -> datetime.datetime:
 
 def TimestampField(**kwargs: Any) -> Any:
     """A timezone-aware datetime column."""
-    return Field(sa_type=UTCDateTime, **kwargs)  # type: ignore[call-overload]
+    return Field(sa_type=UTCDateTime, **kwargs)
 
 
 class UserGroup(Model, table=True):
@@ -139,7 +139,7 @@ class User(Model, table=True):
     groups: list[Group] = Relationship(back_populates="users", link_model=UserGroup)
     user_permissions: list[Permission] = Relationship(back_populates="users", link_model=UserPermission)
 
-    objects: ClassVar[UserManager] = UserManager()  # type: ignore[assignment]
+    objects: ClassVar[UserManager] = UserManager()
 
     is_authenticated: ClassVar[bool] = True
 

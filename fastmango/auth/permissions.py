@@ -51,7 +51,7 @@ def permission_codenames(model: type[Any]) -> list[str]:
 
 def table_models() -> list[type[Any]]:
     """Every imported table model, in table-name order."""
-    models = {mapper.class_ for mapper in SQLModel._sa_registry.mappers}  # type: ignore[attr-defined]
+    models = {mapper.class_ for mapper in SQLModel._sa_registry.mappers}
     return sorted(models, key=lambda model: model.__tablename__)
 
 

@@ -16,7 +16,7 @@ import shutil
 import sys
 import traceback
 import types
-from typing import TYPE_CHECKING, Any, cast
+from typing import TYPE_CHECKING, Any
 
 import typer
 
@@ -209,7 +209,7 @@ class AsyncConsole(code.InteractiveConsole):
 
     def runcode(self, code: types.CodeType) -> None:
         try:
-            result = types.FunctionType(code, cast(dict[str, Any], self.locals))()
+            result = types.FunctionType(code, self.locals)()
             if inspect.iscoroutine(result):
                 self.loop.run_until_complete(result)
         except SystemExit:

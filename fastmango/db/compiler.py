@@ -227,7 +227,7 @@ class Compiler:
         if aggregate.distinct:
             column = column.distinct()
         expression = getattr(func, aggregate.function)(column)
-        source = target.__table__  # type: ignore[attr-defined]
+        source = target.__table__
         if rel.secondary is not None:
             source = rel.secondary.join(source, rel.secondaryjoin)
         statement = select(expression).select_from(source).where(rel.primaryjoin)

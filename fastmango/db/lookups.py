@@ -31,7 +31,8 @@ def _sequence(name: str, value: Any) -> list[Any]:
 
 
 def _exact(column: Any, value: Any, bind: Bind) -> ColumnElement[bool]:
-    return column.is_(None) if value is None else column == bind()
+    condition: ColumnElement[bool] = column.is_(None) if value is None else column == bind()
+    return condition
 
 
 def _iexact(column: Any, value: Any, bind: Bind) -> ColumnElement[bool]:
@@ -62,7 +63,8 @@ def _high(bounds: Any) -> Any:
 def _isnull(column: Any, value: Any, bind: Bind) -> ColumnElement[bool]:
     if not isinstance(value, bool):
         raise FieldError(f"the isnull lookup takes True or False, got {value!r}")
-    return column.is_(None) if value else column.is_not(None)
+    condition: ColumnElement[bool] = column.is_(None) if value else column.is_not(None)
+    return condition
 
 
 def escape_like(value: str) -> str:

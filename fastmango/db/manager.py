@@ -120,7 +120,8 @@ class Manager(Generic[M]):
         return await self.get_queryset().in_bulk(id_list, field_name=field_name)
 
     async def create(self, **fields: Any) -> M:
-        return await self.get_queryset().create(**fields)
+        created: M = await self.get_queryset().create(**fields)
+        return created
 
     async def bulk_create(self, objs: Sequence[M], *, batch_size: int = 1000) -> list[M]:
         return await self.get_queryset().bulk_create(objs, batch_size=batch_size)

@@ -138,6 +138,6 @@ def _describe(error: ValidationError) -> str:
 
 def _plain_errors(error: ValidationError) -> list[dict[str, Any]]:
     return [
-        {key: item[key] for key in ("type", "loc", "msg", "input") if key in item}  # type: ignore[literal-required]
+        {key: item[key] for key in ("type", "loc", "msg", "input") if key in item}
         for item in error.errors(include_url=False)
     ]
