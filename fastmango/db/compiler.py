@@ -355,20 +355,11 @@ class Compiler:
         for path in self.state.select_related:
             parent: Any = self.model
             loader: Any = None
-            parts = path.split("__")
-            for index, part in enumerate(parts):
-                info = model_info(_class_of(parent))
-                rel = info.relations.get(part)
-                if rel is None:
-                    raise self.unknown(info, part, path)
-                if rel.uselist:
-                    raise FieldError(
-                        f"select_related({path!r}): {part!r} is a to-many relation; use prefetch_related({path!r})"
-                    )
-                alias = self.join("__".join(parts[: index + 1]), parent, part)
+            for part, prefix, _ in to_one_steps(self.model, path):
+                alias = self.join(prefix, parent, part)
                 attr = getattr(parent, part).of_type(alias)
                 loader = contains_eager(attr) if loader is None else loader.contains_eager(attr)
-                eager["__".join(parts[: index + 1])] = loader
+                eager[prefix] = loader
                 parent = alias
             options.append(loader)
         for path in self.state.prefetch_related:
@@ -422,6 +413,29 @@ class Compiler:
             return where
         pk = getattr(self.model, self.info.pk_name)
         return [pk.in_(self.finish(select(pk), ordered=False, sliced=False, where=where))]
+
+
+def to_one_steps(model: type[Any], path: str) -> list[tuple[str, str, ModelInfo]]:
+    """The steps of a ``select_related`` path from ``model``: (relation name, the path up to it, the related
+    model's info) for each relation crossed.
+
+    Raises:
+        FieldError: a step names no relation, or a to-many one (``prefetch_related`` loads those).
+    """
+    info = model_info(model)
+    parts = path.split("__")
+    steps = []
+    for index, part in enumerate(parts):
+        rel = info.relations.get(part)
+        if rel is None:
+            raise Compiler.unknown(info, part, path)
+        if rel.uselist:
+            raise FieldError(
+                f"select_related({path!r}): {part!r} is a to-many relation; use prefetch_related({path!r})"
+            )
+        info = model_info(rel.mapper.class_)
+        steps.append((part, "__".join(parts[: index + 1]), info))
+    return steps
 
 
 _ALIASES: dict[tuple[type, str], tuple[Any, Any]] = {}

@@ -96,16 +96,15 @@ async def session_scope(*, atomic: bool = False, write: bool = False) -> AsyncIt
 # -- reads ---------------------------------------------------------------------------------------------------------
 async def rows(plan: Plan, values: list[Any]) -> list[Any]:
     """The rows of a planned row, count, exists or aggregate statement (indexable by position)."""
-    params = plan.bind(values)
     if _current.get() is None:
         database = get_database()
         if database.dialect == "postgresql":
             form = _driver_form(plan, database)
-            if form is not _NO_DRIVER:
+            if form is not _NO_DRIVER:  # binds the values positionally itself
                 fetched = await _driver_fetch(database, form, values, plan.key, write=False)
                 if fetched is not None:
                     return fetched
-    return await core_rows(plan.statement, params, shape=plan.key)
+    return await core_rows(plan.statement, plan.bind(values), shape=plan.key)
 
 
 async def instances(plan: Plan, values: list[Any]) -> list[Any]:

@@ -16,8 +16,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
-from fastmango.db.compiler import Compiler, Slots, bind_params, model_info
-from fastmango.db.errors import FieldError
+from fastmango.db.compiler import Compiler, Slots, bind_params, model_info, to_one_steps
 from fastmango.db.expressions import Aggregate, CombinedExpression, F, Q
 from fastmango.db.lookups import binds_value, lookup_name
 
@@ -184,21 +183,10 @@ def _instances_from_rows(state: QueryState, values: list[Any]) -> tuple[Plan, Ca
     relations: list[tuple[str, str, str, Any]] = []  # (path, parent path, relation name, info)
     seen: set[str] = set()
     for path in state.select_related:
-        parts = path.split("__")
-        info = root
-        for index, part in enumerate(parts):
-            rel = info.relations.get(part)
-            if rel is None:
-                raise Compiler.unknown(info, part, path)
-            if rel.uselist:
-                raise FieldError(
-                    f"select_related({path!r}): {part!r} is a to-many relation; use prefetch_related({path!r})"
-                )
-            info = model_info(rel.mapper.class_)
-            prefix = "__".join(parts[: index + 1])
+        for part, prefix, info in to_one_steps(state.model, path):
             if prefix not in seen:
                 seen.add(prefix)
-                relations.append((prefix, "__".join(parts[:index]), part, info))
+                relations.append((prefix, prefix.rpartition("__")[0], part, info))
                 paths += [f"{prefix}__{attr.key}" for attr in info.mapper.column_attrs]
     paths += list(state.annotations)
     row_plan = build(state, Result(TUPLES, tuple(paths)), values)
