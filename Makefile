@@ -5,7 +5,7 @@ BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 LINT_PATHS := $(wildcard fastmango tests examples tools)
 
-.PHONY: dev test lint typecheck bench bench-orm bench-tasks bench-startup clean
+.PHONY: dev test lint typecheck admin bench bench-orm bench-tasks bench-startup clean
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -15,6 +15,9 @@ $(STAMP): pyproject.toml
 
 dev: $(STAMP)  ## migrate and seed examples/blog on SQLite, then serve it at http://127.0.0.1:8000 with hot reload
 	cd examples/blog && ../../$(BIN)/fastmango migrate && ../../$(BIN)/python -m blog.seed && ../../$(BIN)/fastmango dev
+
+admin:  ## rebuild the admin UI (Vue sources in fastmango/admin/frontend) into fastmango/admin/static, which is committed
+	cd fastmango/admin/frontend && npm ci --no-audit --no-fund && npm run build
 
 bench: $(STAMP)  ## HTTP benchmark: fastmango vs FastAPI+SQLAlchemy, DRF, Ninja and the asyncpg floor (~13 min, needs wrk); writes tools/bench/RESULTS.md
 	$(BIN)/python -m tools.bench.http --output tools/bench/RESULTS.md
