@@ -1,5 +1,6 @@
 // How values read on screen, and how form values go back to the API.
 import { labelFor } from "./labels";
+import { modelOf } from "./store";
 import type { FieldSchema, ModelSchema, Option, Row } from "./types";
 
 export function isOption(value: unknown): value is Option {
@@ -45,6 +46,15 @@ export function display(value: unknown, field?: FieldSchema): string {
 
 export function fieldOf(model: ModelSchema, name: string): FieldSchema | undefined {
   return model.fields.find((field) => field.name === name);
+}
+
+/** The query parameter of a list_filter entry: a field filters as itself, a many-to-many relation on its
+ * rows' key ("tags__id"), a foreign-key relation on its column ("author" -> "author_id"). */
+export function filterParam(model: ModelSchema, name: string): string {
+  const field = fieldOf(model, name);
+  if (field?.type === "m2m") return `${name}__${(field.related && modelOf(field.related)?.pk) || "id"}`;
+  if (!field && fieldOf(model, `${name}_id`)?.type === "fk") return `${name}_id`;
+  return name;
 }
 
 /** "author__name" reads "Author name" when the schema has no label for it. */

@@ -1,37 +1,48 @@
-// Labels of related rows, for foreign keys the API sends as bare primary keys: fetched once each, cached.
+// Labels of related rows, for foreign keys and many-to-many keys the API sends as bare primary keys: asked for
+// in one GET .../autocomplete?pks=1,2,3 per model and tick, then cached (the cache is reactive).
 import { reactive } from "vue";
 import { api } from "./api";
-import type { Row } from "./types";
-
-/** Columns that name a row, in the order fastmango.api.labels picks them. */
-const LABEL_FIELDS = ["name", "title", "username", "codename", "label", "email", "slug"];
+import type { Option } from "./types";
 
 const cache = reactive<Record<string, string>>({});
-const pending = new Set<string>();
+const asked = new Set<string>();
+const queued = new Map<string, Set<string>>();
+let scheduled = false;
 
-export function labelOfRow(row: Row, pk: unknown): string {
-  if (typeof row._label === "string" && row._label) return row._label;
-  for (const name of LABEL_FIELDS) {
-    const value = row[name];
-    if (value !== undefined && value !== null && value !== "") return String(value);
-  }
-  return `#${String(pk)}`;
+async function flush(): Promise<void> {
+  scheduled = false;
+  const batches = [...queued.entries()];
+  queued.clear();
+  await Promise.all(
+    batches.map(async ([related, pks]) => {
+      try {
+        const found = await api<{ items: Option[] }>("GET", `/admin/api/models/${related}/autocomplete`, undefined, {
+          pks: [...pks].join(","),
+          limit: pks.size,
+        });
+        for (const item of found.items) cache[`${related}:${String(item.pk)}`] = item.label;
+      } catch {
+        // no view permission on the related model: the keys stay as "#pk"
+      }
+      for (const pk of pks) cache[`${related}:${pk}`] ??= `#${pk}`;
+    }),
+  );
 }
 
-/** The label of ``related`` row ``pk``; "#pk" until it is known (the cache is reactive). */
+/** The label of ``related`` row ``pk``; "#pk" until it is known. */
 export function labelFor(related: string, pk: unknown): string {
   const key = `${related}:${String(pk)}`;
   const known = cache[key];
   if (known !== undefined) return known;
-  if (!pending.has(key)) {
-    pending.add(key);
-    api<Row>("GET", `/admin/api/models/${related}/${String(pk)}`)
-      .then((row) => {
-        cache[key] = labelOfRow(row, pk);
-      })
-      .catch(() => {
-        cache[key] = `#${String(pk)}`;
-      });
+  if (!asked.has(key)) {
+    asked.add(key);
+    let pks = queued.get(related);
+    if (!pks) queued.set(related, (pks = new Set()));
+    pks.add(String(pk));
+    if (!scheduled) {
+      scheduled = true;
+      queueMicrotask(() => void flush());
+    }
   }
   return `#${String(pk)}`;
 }
