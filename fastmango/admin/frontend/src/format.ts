@@ -3,6 +3,23 @@ import { labelFor } from "./labels";
 import { modelOf } from "./store";
 import type { FieldSchema, ModelSchema, Option, Row } from "./types";
 
+/** Columns that name a row, in the order fastmango.api.labels picks them. */
+const LABEL_FIELDS = ["_label", "name", "title", "username", "codename", "label", "email", "slug"];
+
+/** A nested row's name: its _label, else its first naming column; null when it has none. */
+export function rowName(row: Row): string | null {
+  for (const name of LABEL_FIELDS) {
+    const value = row[name];
+    if (typeof value === "string" && value) return value;
+  }
+  return null;
+}
+
+/** "PostTag" -> "post tag". */
+export function words(name: string): string {
+  return name.replace(/([a-z0-9])([A-Z])/g, "$1 $2").replaceAll("_", " ").toLowerCase();
+}
+
 export function isOption(value: unknown): value is Option {
   return typeof value === "object" && value !== null && "pk" in value;
 }
@@ -36,6 +53,10 @@ export function display(value: unknown, field?: FieldSchema): string {
   if (related && (typeof value === "number" || typeof value === "string")) return labelFor(related, value);
   if (Array.isArray(value)) return value.map((item) => display(item, field)).join(", ") || "—";
   if (isOption(value)) return String(value.label ?? value.pk);
+  if (typeof value === "object" && !Array.isArray(value)) {
+    const named = rowName(value as Row);
+    if (named) return named;
+  }
   if (field?.type === "datetime" && typeof value === "string") {
     const date = new Date(value);
     return Number.isNaN(date.valueOf()) ? value : date.toLocaleString();
