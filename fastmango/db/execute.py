@@ -31,7 +31,7 @@ from fastmango.db import hook, plans
 from fastmango.db.compiler import model_info
 from fastmango.db.engine import Database, get_database
 from fastmango.db.errors import DatabaseUnavailable, integrity_error_from
-from fastmango.db.pg_errors import redact_values, unavailable_reason
+from fastmango.db.pg_errors import NeedsGreenlet, redact_values, unavailable_reason
 from fastmango.db.plans import Plan, Result
 from fastmango.db.session import _current, _state
 
@@ -362,7 +362,7 @@ async def _driver_fetch(
         arguments.append(processor(value) if processor is not None else value)
     listening = hook.active()
     started = time.perf_counter() if listening else 0.0
-    raw = await database.engine.raw_connection()
+    raw = _idle_connection(database) or await database.engine.raw_connection()
     try:
         found = await raw.driver_connection.fetch(form.sql, *arguments)  # type: ignore[union-attr]
     except Exception as exc:
@@ -391,6 +391,20 @@ async def _driver_fetch(
     if processors is None:
         return list(found)
     return [tuple(p(v) if p is not None else v for p, v in zip(processors, row, strict=True)) for row in found]
+
+
+def _idle_connection(database: Database) -> Any:
+    """An idle pooled connection, checked out without the greenlet the async engine runs every checkout in (the
+    checkout of an idle connection does no I/O); None when none is idle or it must be reconnected first (then
+    ``engine.raw_connection()`` does it, waiting for a free connection if need be)."""
+    pool = database.engine.sync_engine.pool
+    idle = getattr(pool, "checkedin", None)  # a NullPool (tests) keeps none
+    if idle is None or not idle():
+        return None
+    try:
+        return pool.connect()
+    except NeedsGreenlet:  # it must be reconnected first: the pool took it back
+        return None
 
 
 def _driver_error(exc: Exception, sql: str) -> Exception:

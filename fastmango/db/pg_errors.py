@@ -13,6 +13,10 @@
   Bind values are cut out of the driver's messages (``Key (email)=(…) already exists``) unless SQL echo is on;
 - ``checkout``: a pooled connection the driver already knows is closed (the server restarted) is replaced before
   use. That costs an attribute read, no round trip (``pool_pre_ping`` would cost one per checkout).
+
+A checkout outside SQLAlchemy's greenlet (``fastmango.db.execute`` takes idle connections so) that would need I/O
+to connect raises :class:`NeedsGreenlet` before any: the pool takes the connection back and the caller checks out
+through the async engine instead.
 """
 
 from __future__ import annotations
@@ -26,6 +30,7 @@ from sqlalchemy import event
 from sqlalchemy import exc as sa_exc
 from sqlalchemy.engine import Dialect, ExceptionContext
 from sqlalchemy.ext.asyncio import AsyncEngine
+from sqlalchemy.util.concurrency import in_greenlet
 
 from fastmango.db.errors import DatabaseUnavailable
 
@@ -134,6 +139,10 @@ def _redact(exc: BaseException) -> None:
                 error.detail = redact_values(detail)  # type: ignore[attr-defined]
 
 
+class NeedsGreenlet(Exception):
+    """A checkout outside the async engine's greenlet needs I/O (a new or replaced connection)."""
+
+
 def install(engine: AsyncEngine, *, hide_values: bool) -> None:
     """Hook outage handling (and, with ``hide_values``, redaction) into a PostgreSQL ``engine``."""
     _Listeners(hide_values).listen(engine.sync_engine)
@@ -152,6 +161,8 @@ class _Listeners:
         event.listen(sync_engine, "handle_error", self.handle_error)
 
     def do_connect(self, dialect: Dialect, _record: Any, cargs: Any, cparams: Any) -> Any:
+        if not in_greenlet():
+            raise NeedsGreenlet
         try:
             return dialect.connect(*cargs, **cparams)
         except Exception as exc:
@@ -165,6 +176,8 @@ class _Listeners:
 
     def checkout(self, _dbapi_connection: Any, record: Any, _proxy: Any) -> None:
         if record.driver_connection.is_closed():
+            if not in_greenlet():
+                raise NeedsGreenlet
             # The pool replaces the connection (and retries) before anything runs on it.
             raise sa_exc.DisconnectionError("the server closed this pooled connection")
 

@@ -54,7 +54,10 @@ class QuerySet(Generic[M]):
         self._result = result or _INSTANCES
 
     def _chain(self, **changes: Any) -> QuerySet[M]:
-        return type(self)(self.model, dataclasses.replace(self._state, **changes), self._result)
+        # A copy of the frozen state with ``changes`` (dataclasses.replace re-reads the fields per call: slower).
+        state = object.__new__(QueryState)
+        state.__dict__.update(self._state.__dict__, **changes)
+        return type(self)(self.model, state, self._result)
 
     def _shaped(self, result: Result) -> QuerySet[Any]:
         return type(self)(self.model, self._state, result)

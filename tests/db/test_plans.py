@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
+import asyncio
 import datetime
 import logging
 from collections.abc import Iterator
 from decimal import Decimal
 
 import pytest
+from sqlalchemy import text
+from sqlmodel import SQLModel
 
 from fastmango import db as fdb
 from fastmango.db import Count, F, Q, plans
@@ -15,6 +18,7 @@ from fastmango.db.execute import configure_plan_cache, plan_cache_stats
 from fastmango.db.hook import QueryEvent, echo, listening, log_statement
 from fastmango.db.plans import shape_of
 from fastmango.testing import capture_queries
+from tests.db.conftest import TABLES
 from tests.db.models import Author, Book
 
 
@@ -205,3 +209,30 @@ async def test_writes_whose_filter_joins_a_relation_bind_each_value_once(db: fdb
     assert await Book.objects.filter(pages=7).values_list("title", flat=True) == ["same"]
     assert await Book.objects.filter(title=F("author__name"), pages=7).delete() == 1
     assert await Book.objects.count() == 1
+
+
+@pytest.mark.filterwarnings("error")  # no coroutine of a connect attempted outside the greenlet, never awaited
+async def test_reads_outlive_pooled_connections_the_server_closed(postgres_database: str) -> None:
+    """Idle pooled connections are checked out without a greenlet; one the server closed (and the driver knows it)
+    is reconnected by the pool, in the greenlet, before the read runs on it, so no read fails for it."""
+    database = await fdb.connect(postgres_database)
+    try:
+        async with database.engine.begin() as conn:
+            await conn.run_sync(SQLModel.metadata.create_all, tables=[SQLModel.metadata.tables[t] for t in TABLES])
+        for _ in range(3):  # idle connections in the pool
+            assert await Author.objects.count() >= 0
+        admin = fdb.Database(postgres_database, pooled=False)  # a connection of its own, outside the pool
+        async with admin.engine.connect() as conn:
+            killed = await conn.scalar(
+                text(
+                    "SELECT count(pg_terminate_backend(pid)) FROM pg_stat_activity WHERE datname = current_database() "
+                    "AND pid <> pg_backend_pid()"
+                )
+            )
+        await admin.dispose()
+        assert killed >= 1
+        await asyncio.sleep(0.3)  # the event loop reads the server's goodbye: the driver knows they are closed
+        for _ in range(3):
+            assert await Author.objects.filter(name="nobody").values_list("name", flat=True) == []
+    finally:
+        await fdb.disconnect()

@@ -82,7 +82,8 @@ async def measure(url: str) -> dict[str, float]:
     import asyncpg
     from sqlalchemy import insert
 
-    from fastmango.db.compiler import Compiler
+    from fastmango.api.resource import Caller
+    from fastmango.db import plans
     from fastmango.db.engine import get_database
     from tools.bench.http.app_fastmango import BenchBook, create_app
 
@@ -100,12 +101,18 @@ async def measure(url: str) -> dict[str, float]:
         def pk() -> int:
             return random.randint(1, common.ROWS)
 
-        paths = tuple(crud.paths)
+        paths = tuple(crud.resource.paths)
+        resource, caller = crud.resource, Caller()
         books = BenchBook.objects.all()
         table = BenchBook.__table__
 
-        def build() -> Any:
-            return Compiler(books.filter(pk=pk())[:1]._state).select_values(paths)
+        def build() -> Any:  # what the plan cache saves: the shape of the query, then its statement compiled anew
+            state = books.filter(pk=pk())[:1]._state
+            result = plans.Result(plans.TUPLES, paths)
+            _, values = plans.shape_of(state, result)
+            return plans.build(state, result, values).statement.params(
+                {name: values[index] for name, index, _ in plans.build(state, result, values).params}
+            )
 
         prebuilt = build()
         first_page = books.order_by("id")[: common.LIST_LIMIT + 1]
@@ -160,7 +167,7 @@ async def measure(url: str) -> dict[str, float]:
             "get: SQLAlchemy Core, conn.execute(statement built per call)": lambda: core(build),
             "get: AsyncSession.execute(statement built once)": lambda: session(lambda: prebuilt),
             "get: AsyncSession.execute(statement built per call)": lambda: session(build),
-            "get: fastmango statement building alone (filter, slice, Compiler.select_values)": build_only,
+            "get: fastmango statement building alone (filter, slice, shape, plans.build)": build_only,
             "get: fastmango QuerySet.filter(pk=).values(...)[:1]": lambda: books.filter(pk=pk()).values(*paths)[:1],
             "get: CRUDRouter.read_one": lambda: crud.read_one(None, pk()),
             "get: whole request through the ASGI app": lambda: asgi_get(app, f"/books/{pk()}"),
@@ -173,6 +180,9 @@ async def measure(url: str) -> dict[str, float]:
             ),
             "create: SQLAlchemy Core insert().returning()": core_insert,
             "create: fastmango Model.objects.create()": lambda: BenchBook.objects.create(**new_book()),
+            "create: ModelResource.create (INSERT, then the row as the caller reads it)": lambda: resource.create(
+                caller, new_book()
+            ),
         }
         for case in cases.values():  # warm every cache and pool
             for _ in range(100):
