@@ -78,8 +78,10 @@ def expose_model(
     return specs
 
 
-def _caller(context: ToolContext) -> Caller:
-    return Caller(user=context.user, request=context.request)
+def _caller(context: ToolContext, tool: str) -> Caller:
+    """The resource's caller for a tool call: the run's user, on the ``ai`` surface, via the tool (the history
+    records AI writes as the agent's, on behalf of that user)."""
+    return Caller(user=context.user, request=context.request, surface="ai", via=tool)
 
 
 def _list_tool(resource: ModelResource[Any], name: str, max_rows: int) -> ToolSpec:
@@ -116,7 +118,7 @@ def _list_tool(resource: ModelResource[Any], name: str, max_rows: int) -> ToolSp
             params.append(("search", values.search))
         if getattr(values, "ordering", None):
             params.append(("ordering", ",".join(values.ordering)))
-        return await resource.list(_caller(context), params, limit=values.limit, offset=values.offset)
+        return await resource.list(_caller(context, name), params, limit=values.limit, offset=values.offset)
 
     return ToolSpec(
         name=name,
@@ -142,7 +144,7 @@ def _get_tool(resource: ModelResource[Any], name: str, max_rows: int) -> ToolSpe
     arguments = _pk_model(resource, name)
 
     async def call(context: ToolContext, args: dict[str, Any]) -> Any:
-        return await resource.get(_caller(context), arguments.model_validate(args).pk)  # type: ignore[attr-defined]
+        return await resource.get(_caller(context, name), arguments.model_validate(args).pk)  # type: ignore[attr-defined]
 
     return ToolSpec(
         name=name, description=f"Get one {resource.table} row by primary key.", parameters=_schema(arguments), call=call
@@ -153,7 +155,7 @@ def _create_tool(resource: ModelResource[Any], name: str, max_rows: int) -> Tool
     arguments = resource.create_schema
 
     async def call(context: ToolContext, args: dict[str, Any]) -> Any:
-        return await resource.create(_caller(context), arguments.model_validate(args).model_dump())
+        return await resource.create(_caller(context, name), arguments.model_validate(args).model_dump())
 
     return ToolSpec(name=name, description=f"Create a {resource.table} row.", parameters=_schema(arguments), call=call)
 
@@ -164,7 +166,7 @@ def _update_tool(resource: ModelResource[Any], name: str, max_rows: int) -> Tool
 
     async def call(context: ToolContext, args: dict[str, Any]) -> Any:
         values: Any = arguments.model_validate(args)
-        return await resource.update(_caller(context), values.pk, values.changes.model_dump(exclude_unset=True))
+        return await resource.update(_caller(context, name), values.pk, values.changes.model_dump(exclude_unset=True))
 
     return ToolSpec(
         name=name, description=f"Change fields of a {resource.table} row.", parameters=_schema(arguments), call=call
@@ -176,7 +178,7 @@ def _delete_tool(resource: ModelResource[Any], name: str, max_rows: int) -> Tool
 
     async def call(context: ToolContext, args: dict[str, Any]) -> Any:
         pk = arguments.model_validate(args).pk  # type: ignore[attr-defined]
-        await resource.delete(_caller(context), pk)
+        await resource.delete(_caller(context, name), pk)
         return {"deleted": pk}
 
     return ToolSpec(name=name, description=f"Delete a {resource.table} row.", parameters=_schema(arguments), call=call)

@@ -17,38 +17,32 @@ from __future__ import annotations
 
 import inspect
 from collections.abc import Awaitable, Callable, Iterable, Mapping, Sequence
-from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any, Generic, Literal, TypeVar
+from typing import Any, Generic, Literal, TypeVar
 
 from pydantic import BaseModel
 
+from fastmango.api.caller import Caller, Surface
 from fastmango.api.filters import DEFAULT_MAX_SEARCH_LENGTH, FilterSpec, check_relations
+from fastmango.api.history import created, deleted, history, updated
+from fastmango.api.labels import label_field, object_label
+from fastmango.api.links import is_many_to_many, set_links
 from fastmango.api.rows import row_builder
 from fastmango.api.schemas import schema_for
 from fastmango.auth.permissions import codename
 from fastmango.auth.policies import Policy, PolicySpec, authorize, policy_for
 from fastmango.core.errors import ProblemError
 from fastmango.db.compiler import model_info
+from fastmango.db.errors import FieldError
 from fastmango.db.query import QuerySet
+from fastmango.db.session import transaction
 
-if TYPE_CHECKING:
-    from fastapi import Request
-
-    from fastmango.auth.models import User
+__all__ = ["ACTIONS", "Action", "BaseQuerySet", "Caller", "ModelResource", "Surface", "page_total", "resource_of"]
 
 M = TypeVar("M")
 Action = Literal["list", "get", "create", "update", "replace", "delete"]
 ACTIONS: tuple[Action, ...] = ("list", "get", "create", "update", "replace", "delete")
 PermissionPolicy = PolicySpec | Policy  # True | False | "writes" | callable(user, action) (may be async) | a Policy
 Hook = Callable[["Caller", dict[str, Any]], Any]
-
-
-@dataclass(frozen=True)
-class Caller:
-    """Who asks: the user (None when anonymous) and the HTTP request when the call serves one."""
-
-    user: User | None = None
-    request: Request | None = None
 
 
 BaseQuerySet = QuerySet[Any] | Callable[[Caller], QuerySet[Any]] | Callable[[Caller], Awaitable[QuerySet[Any]]] | None
@@ -217,28 +211,76 @@ class ModelResource(Generic[M]):
             raise self.not_found(pk)
         return found[0]
 
-    async def create(self, caller: Caller, values: dict[str, Any]) -> dict[str, Any]:
-        """Create a row from validated ``values`` (the model's ``save()`` runs); the row as the caller reads it."""
+    async def create(
+        self, caller: Caller, values: dict[str, Any], *, relations: Mapping[str, Sequence[Any]] | None = None
+    ) -> dict[str, Any]:
+        """Create a row from validated ``values`` (the model's ``save()`` runs); the row as the caller reads it.
+
+        The row, its many-to-many ``relations`` (``{"tags": [1, 2]}``) and its history entry are written in one
+        transaction.
+        """
         await self.authorize(caller, "create")
         values = await _run_hook(self.before_create, caller, values)
-        obj: Any = await QuerySet(self.model).create(**values)
+        async with transaction():
+            obj: Any = await QuerySet(self.model).create(**values)
+            changes = created(self.model, obj)
+            changes.update(await self._link(obj.pk, relations))
+            await history.record(caller, self.model, "create", obj.pk, changes, label=object_label(self.model, obj))
         return await self.read_one(caller, obj.pk)
 
-    async def update(self, caller: Caller, pk: Any, values: dict[str, Any], *, action: Action = "update") -> Any:
-        """Change fields of one of the caller's rows; the row after the change (a 404 problem when unseen)."""
+    async def update(
+        self,
+        caller: Caller,
+        pk: Any,
+        values: dict[str, Any],
+        *,
+        action: Action = "update",
+        relations: Mapping[str, Sequence[Any]] | None = None,
+    ) -> Any:
+        """Change fields (and many-to-many ``relations``) of one of the caller's rows; the row after the change (a
+        404 problem when unseen). The change and its history entry are written in one transaction."""
         await self.authorize(caller, action)
         values = await _run_hook(self.before_update, caller, values)
-        queryset = (await self.queryset(caller)).filter(pk=pk)
-        changed = await queryset.update(**values) if values else int(await queryset.exists())
-        if not changed:
-            raise self.not_found(pk)
+        async with transaction():
+            queryset = (await self.queryset(caller)).filter(pk=pk)
+            shown = label_field(self.model)
+            fields = dict.fromkeys([self.info.pk_name, *values, *([shown] if shown else [])])
+            found = await queryset.values(*fields)[:1]
+            if not found:
+                raise self.not_found(pk)
+            if values:
+                await queryset.update(**values)
+            changes = updated(found[0], values)
+            changes.update(await self._link(pk, relations))
+            if changes:
+                label = object_label(self.model, {**found[0], **values})
+                await history.record(caller, self.model, "update", pk, changes, label=label)
         return await self.read_one(caller, pk)
 
     async def delete(self, caller: Caller, pk: Any) -> None:
-        """Delete one of the caller's rows (a 404 problem when unseen)."""
+        """Delete one of the caller's rows (a 404 problem when unseen), with its history entry, in one
+        transaction."""
         await self.authorize(caller, "delete")
-        if not await (await self.queryset(caller)).filter(pk=pk).delete():
-            raise self.not_found(pk)
+        async with transaction():
+            queryset = (await self.queryset(caller)).filter(pk=pk)
+            found = await queryset.values()[:1]
+            if not found or not await queryset.delete():
+                raise self.not_found(pk)
+            row = found[0]
+            await history.record(
+                caller, self.model, "delete", pk, deleted(self.model, row), label=object_label(self.model, row)
+            )
+
+    async def _link(self, pk: Any, relations: Mapping[str, Sequence[Any]] | None) -> dict[str, Any]:
+        """Set the many-to-many ``relations`` of row ``pk``; the changes, as ``{relation: [old keys, new keys]}``."""
+        changes: dict[str, Any] = {}
+        for name, targets in (relations or {}).items():
+            if not is_many_to_many(self.model, name):
+                raise FieldError(f"{self.model.__name__}.{name} is not a many-to-many relation")
+            before = await set_links(self.model, name, pk, targets)
+            if before is not None:
+                changes[name] = [before, list(dict.fromkeys(targets))]
+        return changes
 
 
 def resource_of(model_or_resource: Any, **options: Any) -> ModelResource[Any]:

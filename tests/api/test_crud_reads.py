@@ -56,16 +56,16 @@ async def slugged_client(database_url: str) -> AsyncIterator[httpx.AsyncClient]:
 
     app = FastMango(settings=make_settings(database_url), configure_logging=False)
     app.include_router(CRUDRouter(Slugged, prefix="/slugged", permissions=False))
-    table = SQLModel.metadata.tables["crud_slugged"]
+    tables = [SQLModel.metadata.tables["crud_slugged"], SQLModel.metadata.tables["api_history"]]  # writes' history
     async with app_client(app) as client:
         engine = app.state.database.engine
         async with engine.begin() as conn:
-            await conn.run_sync(SQLModel.metadata.create_all, tables=[table])
+            await conn.run_sync(SQLModel.metadata.create_all, tables=tables)
         try:
             yield client
         finally:
             async with engine.begin() as conn:
-                await conn.run_sync(SQLModel.metadata.drop_all, tables=[table])
+                await conn.run_sync(SQLModel.metadata.drop_all, tables=tables)
 
 
 async def test_crud_create_runs_the_models_own_save(slugged_client: httpx.AsyncClient) -> None:

@@ -34,6 +34,8 @@ async def client(database_url: str) -> AsyncIterator[httpx.AsyncClient]:  # noqa
         async with app.state.database.engine.begin() as conn:
             await conn.run_sync(lambda sync: table.drop(sync, checkfirst=True))
             await conn.run_sync(lambda sync: table.create(sync))
+            history = SQLModel.metadata.tables["api_history"]  # every write is recorded
+            await conn.run_sync(lambda sync: history.create(sync, checkfirst=True))
         yield client
 
 

@@ -35,7 +35,7 @@ AUTH_TABLES = [
     GroupPermission.__tablename__,
     RevokedToken.__tablename__,
 ]
-TABLES = [*AUTH_TABLES, "author", "book", "publisher", "tag", "booktag"]
+TABLES = [*AUTH_TABLES, "author", "book", "publisher", "tag", "booktag", "api_history"]
 PASSWORD = "correct horse battery staple"
 
 
