@@ -34,8 +34,10 @@ MIN_SECRET_KEY_LENGTH = 32
 DEFAULT_PLUGINS = [
     "fastmango.db.plugin:DatabasePlugin",
     "fastmango.auth.plugin:AuthPlugin",
+    "fastmango.api.plugin:APIPlugin",
     "fastmango.tasks.plugin:TasksPlugin",
     "fastmango.ai.plugin:AIPlugin",
+    "fastmango.admin.plugin:AdminPlugin",
 ]
 
 _SUPPORTED_SCHEMES = {
@@ -191,6 +193,15 @@ class Settings(BaseSettings):
     )
     api_max_search_length: int = Field(
         200, ge=1, validation_alias=_aliases("api_max_search_length"), description="Characters of ?search= at most."
+    )
+    api_history: bool = Field(
+        True,
+        validation_alias=_aliases("api_history"),
+        description="Record every resource write (admin, API, AI tool, task) in the history table api_history.",
+    )
+    # admin (fastmango.admin)
+    admin_path: str = Field(
+        "/admin", validation_alias=_aliases("admin_path"), description="Where the admin is served (its API under /api)."
     )
     # tasks (fastmango.tasks)
     task_backend: Literal["auto", "inline", "arq"] = Field(
