@@ -53,6 +53,7 @@ def test_init_writes_the_project_layout(tmp_path: Path) -> None:
         "mysite/models.py",
         "mysite/tasks.py",
         "mysite/tools.py",
+        "mysite/admin.py",
         "tests/test_app.py",
     ):
         assert (root / relative).is_file(), relative

@@ -1,7 +1,8 @@
 """Demo data for trying the blog: ``python -m blog.seed`` (``make dev`` runs it). Safe to run twice.
 
-Creates the user ``demo`` (password ``demo-password``, allowed to add and change posts), two authors,
-tags and a few posts. Log in through the "Authorize" button of http://127.0.0.1:8000/docs.
+Creates the staff user ``demo`` (password ``demo-password``, allowed to view, add and change posts, not to delete
+them), two authors, tags and a few posts. Log in at http://127.0.0.1:8000/admin, or through the "Authorize"
+button of http://127.0.0.1:8000/docs.
 """
 
 import asyncio
@@ -17,7 +18,9 @@ DEMO_PASSWORD = "demo-password"
 
 async def seed() -> None:
     if not await User.objects.filter(username=DEMO_USERNAME).exists():
-        demo = await User.objects.create_user(DEMO_USERNAME, password=DEMO_PASSWORD, email="demo@example.com")
+        demo = await User.objects.create_user(
+            DEMO_USERNAME, password=DEMO_PASSWORD, email="demo@example.com", is_staff=True
+        )
         await demo.grant("post.view", "post.add", "post.change")
     if await Post.objects.exists():
         return
@@ -48,4 +51,4 @@ async def main() -> None:
 if __name__ == "__main__":
     fastmango.setup()
     asyncio.run(main())
-    print(f"Demo data ready. Log in at /docs as {DEMO_USERNAME!r} with password {DEMO_PASSWORD!r}.")
+    print(f"Demo data ready. Log in at /admin or /docs as {DEMO_USERNAME!r} with password {DEMO_PASSWORD!r}.")
