@@ -56,7 +56,9 @@ def test_the_committed_build_matches_its_sources(tmp_path: Path) -> None:
         f"only committed {sorted(committed - built)}"
     )
     _, mismatch, errors = filecmp.cmpfiles(output, STATIC, sorted(built), shallow=False)
-    assert not mismatch and not errors, f"run `make admin` and commit fastmango/admin/static/: {mismatch + errors} differ"
+    assert not mismatch and not errors, (
+        f"run `make admin` and commit fastmango/admin/static/: {mismatch + errors} differ"
+    )
 
 
 def test_the_build_loads_nothing_from_outside() -> None:
