@@ -54,7 +54,8 @@ def _included_literal(included: Any) -> str | None:
         return None
     if not all(isinstance(route, (Route, WebSocketRoute)) for route in routes):
         return None
-    return str(context.prefix) + os.path.commonprefix([_literal(route)[0] for route in routes])
+    # Characters, not path segments: the gate compares string starts.
+    return str(context.prefix) + os.path.commonprefix([_literal(route)[0] for route in routes])  # noqa: RUF071
 
 
 def _gated(matches: Matcher, literal: str, *, exact: bool) -> Matcher:
