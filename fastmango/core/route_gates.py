@@ -15,9 +15,10 @@ from collections.abc import Callable
 from typing import Any
 
 from starlette.routing import BaseRoute, Match, Route, WebSocketRoute
+from starlette.types import Scope
 
 _GATED = "__fastmango_gated__"
-Matcher = Callable[[Any], tuple[Match, dict[str, Any]]]
+Matcher = Callable[[Scope], tuple[Match, Scope]]
 
 
 def gate_routes(routes: list[BaseRoute]) -> int:
@@ -29,9 +30,9 @@ def gate_routes(routes: list[BaseRoute]) -> int:
             continue
         if isinstance(route, (Route, WebSocketRoute)):
             literal, exact = _literal(route)
-            route.matches = _gated(route.matches, literal, exact=exact)  # type: ignore[method-assign]
+            route.matches = _gated(route.matches, literal, exact=exact)  # type: ignore[method-assign,assignment]
         elif _included_literal(route) is not None:
-            route.matches = _gated_router(route)  # type: ignore[method-assign]
+            route.matches = _gated_router(route)  # type: ignore[method-assign,assignment]
         else:
             continue
         gated += 1
@@ -50,21 +51,23 @@ def _included_literal(included: Any) -> str | None:
     it is not an included router of plain routes."""
     router, context = getattr(included, "original_router", None), getattr(included, "include_context", None)
     routes = getattr(router, "routes", None)
-    if not routes or not isinstance(getattr(context, "prefix", None), str):
+    prefix = getattr(context, "prefix", None)
+    if not routes or not isinstance(prefix, str):
         return None
     if not all(isinstance(route, (Route, WebSocketRoute)) for route in routes):
         return None
     # Characters, not path segments: the gate compares string starts.
-    return str(context.prefix) + os.path.commonprefix([_literal(route)[0] for route in routes])  # noqa: RUF071
+    return prefix + os.path.commonprefix([_literal(route)[0] for route in routes])  # noqa: RUF071
 
 
 def _gated(matches: Matcher, literal: str, *, exact: bool) -> Matcher:
-    def gate(scope: Any) -> tuple[Match, dict[str, Any]]:
+    def gate(scope: Scope) -> tuple[Match, Scope]:
         if not scope.get("root_path"):
             path = scope.get("path")
             if path is not None and (path != literal if exact else not path.startswith(literal)):
                 return Match.NONE, {}
-        return matches(scope)
+        found: tuple[Match, Scope] = matches(scope)
+        return found
 
     setattr(gate, _GATED, True)
     return gate
@@ -75,7 +78,7 @@ def _gated_router(included: Any) -> Matcher:
     matches, routes = included.matches, included.original_router.routes
     known = [len(routes), _included_literal(included)]
 
-    def gate(scope: Any) -> tuple[Match, dict[str, Any]]:
+    def gate(scope: Scope) -> tuple[Match, Scope]:
         if len(routes) != known[0]:
             known[:] = [len(routes), _included_literal(included)]
         literal = known[1]
@@ -83,7 +86,8 @@ def _gated_router(included: Any) -> Matcher:
             path = scope.get("path")
             if path is not None and not path.startswith(literal):
                 return Match.NONE, {}
-        return matches(scope)
+        found: tuple[Match, Scope] = matches(scope)
+        return found
 
     setattr(gate, _GATED, True)
     return gate
