@@ -316,6 +316,29 @@ def test_a_user_without_post_delete_sees_no_delete_button(page: Any) -> None:
     expect(page.get_by_label("Action").locator("option[value=delete]")).to_have_count(0)
 
 
+def test_an_expired_access_token_is_refreshed_and_log_out_forgets_both(page: Any) -> None:
+    from playwright.sync_api import expect
+
+    log_in(page, EDITOR)
+    expect(page.get_by_role("heading", name="Site administration")).to_be_visible()
+    key = "fastmango-admin-tokens"
+    before = page.evaluate(f"JSON.parse(sessionStorage.getItem('{key}'))")
+    page.evaluate(
+        "([key, tokens]) => sessionStorage.setItem(key, JSON.stringify(tokens))", [key, {**before, "access": "x"}]
+    )
+    page.goto("/admin/models/post")  # a new page load: the tokens come from sessionStorage
+    expect(page.get_by_role("cell", name="Bernoulli numbers", exact=True)).to_be_visible()
+    after = page.evaluate(f"JSON.parse(sessionStorage.getItem('{key}'))")
+    assert after["access"] not in ("x", before["access"])
+    assert after["refresh"] != before["refresh"]  # rotated
+
+    page.get_by_role("button", name="Log out").click()
+    expect(page.get_by_role("heading", name="Log in")).to_be_visible()
+    assert page.evaluate(f"sessionStorage.getItem('{key}')") is None
+    page.goto("/admin/models/post")
+    expect(page).to_have_url(re.compile(r"/admin/login"))
+
+
 def test_a_user_who_is_not_staff_is_refused(page: Any) -> None:
     from playwright.sync_api import expect
 

@@ -13,6 +13,8 @@ import filecmp
 import os
 import shutil
 import subprocess
+import sys
+import zipfile
 from pathlib import Path
 
 import pytest
@@ -68,3 +70,30 @@ def test_the_build_loads_nothing_from_outside() -> None:
         if path.suffix in {".html", ".js", ".css"}:
             text = path.read_text()
             assert "//cdn" not in text and "fonts.googleapis" not in text, path
+
+
+def test_the_wheel_ships_the_build_and_not_the_sources(tmp_path: Path) -> None:
+    result = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "pip",
+            "wheel",
+            "--no-deps",
+            "--no-build-isolation",
+            "-q",
+            "-w",
+            str(tmp_path),
+            str(ROOT),
+        ],
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert result.returncode == 0, result.stderr
+    [wheel] = tmp_path.glob("fastmango-*.whl")
+    names = set(zipfile.ZipFile(wheel).namelist())
+    shipped = {f"fastmango/admin/static/{name}" for name in tree(STATIC)}
+    assert "fastmango/admin/static/index.html" in shipped
+    assert shipped <= names
+    assert not [name for name in names if name.startswith("fastmango/admin/frontend/")]
