@@ -22,6 +22,7 @@ from sqlalchemy.pool import NullPool
 
 import fastmango.db.migrations as migrations_package
 from fastmango.core.settings import normalize_database_url
+from fastmango.db.hook import listening
 from fastmango.db.migrations import MigrationError, Migrations
 from fastmango.db.migrations.autogen import default_name
 from fastmango.db.migrations.runner import ENVIRONMENT_DIR
@@ -352,3 +353,11 @@ def test_default_names_follow_the_changes() -> None:
     assert default_name(ops.UpgradeOps([add]), first=False) == "add_post_views"
     assert default_name(ops.UpgradeOps([create]), first=False) == "create_tag"
     assert default_name(ops.UpgradeOps([add, create]), first=False) == "add_post_views_and_more"
+
+
+async def test_migration_statements_reach_the_query_hook(migrations: Migrations) -> None:
+    await migrations.make()
+    seen: list[str] = []
+    with listening(lambda query: seen.append(query.sql)):
+        await migrations.migrate()
+    assert any(sql.lstrip().upper().startswith("CREATE TABLE POST") for sql in seen)

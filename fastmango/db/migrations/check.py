@@ -12,6 +12,8 @@ from typing import TYPE_CHECKING, Any
 
 from sqlalchemy.engine import make_url
 
+from fastmango.db import hook
+
 if TYPE_CHECKING:
     from sqlalchemy.engine import Connection
 
@@ -54,6 +56,7 @@ async def model_changes(migrations: Migrations) -> list[str]:
     from sqlalchemy.pool import NullPool
 
     engine = create_async_engine(migrations.url, poolclass=NullPool)
+    hook.install(engine.sync_engine)
     try:
         async with engine.connect() as connection:
             differences = await connection.run_sync(_compare, migrations)

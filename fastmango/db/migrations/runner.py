@@ -33,6 +33,7 @@ from sqlalchemy.pool import NullPool
 from fastmango.core.errors import FastMangoError, ImproperlyConfigured
 from fastmango.core.lazy import require
 from fastmango.core.settings import mask_url, normalize_database_url
+from fastmango.db import hook
 from fastmango.db.migrations.autogen import RevisionDirectives
 from fastmango.db.migrations.branches import FrameworkBranch, plugin_branches
 from fastmango.db.migrations.environment import EnvironmentOptions, Step
@@ -433,6 +434,7 @@ class Migrations:
         if make_url(self.url).get_backend_name() == "postgresql":
             require("asyncpg", extra="postgres")
         engine = create_async_engine(self.url, poolclass=NullPool)
+        hook.install(engine.sync_engine)  # migrations' statements reach SQL echo and the debug tools too
         if engine.dialect.name == "sqlite":
             _transactional_sqlite(engine)
         try:
