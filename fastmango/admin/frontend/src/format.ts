@@ -17,7 +17,10 @@ export function rowName(row: Row): string | null {
 
 /** "PostTag" -> "post tag". */
 export function words(name: string): string {
-  return name.replace(/([a-z0-9])([A-Z])/g, "$1 $2").replaceAll("_", " ").toLowerCase();
+  return name
+    .replace(/([a-z0-9])([A-Z])/g, "$1 $2")
+    .replaceAll("_", " ")
+    .toLowerCase();
 }
 
 export function isOption(value: unknown): value is Option {

@@ -1,17 +1,7 @@
 // The admin API's shapes (docs/admin.md), as the SPA reads them.
 
 export type FieldType =
-  | "string"
-  | "text"
-  | "integer"
-  | "number"
-  | "boolean"
-  | "date"
-  | "datetime"
-  | "enum"
-  | "json"
-  | "fk"
-  | "m2m";
+  "string" | "text" | "integer" | "number" | "boolean" | "date" | "datetime" | "enum" | "json" | "fk" | "m2m";
 
 export interface Choice {
   value: string | number | boolean;
