@@ -315,6 +315,20 @@ def test_a_user_without_post_delete_sees_no_delete_button(page: Any) -> None:
     page.go_back()
     expect(page.get_by_label("Action").locator("option[value=delete]")).to_have_count(0)
 
+    # a custom action the user may run (post.change), confirmed first
+    row = page.get_by_role("row").filter(has_text="COBOL, a draft")
+    expect(row.get_by_role("cell", name="No", exact=True)).to_be_visible()
+    row.get_by_role("checkbox").check()
+    page.get_by_label("Action").select_option(label="Publish")
+    page.get_by_role("button", name="Run").click()
+    page.get_by_role("dialog").get_by_role("button", name="Publish").click()
+    expect(row.get_by_role("cell", name="Yes", exact=True)).to_be_visible()
+    row.get_by_role("checkbox").check()
+    page.get_by_label("Action").select_option(label="Unpublish")
+    page.get_by_role("button", name="Run").click()
+    page.get_by_role("dialog").get_by_role("button", name="Unpublish").click()
+    expect(row.get_by_role("cell", name="No", exact=True)).to_be_visible()
+
 
 def test_an_expired_access_token_is_refreshed_and_log_out_forgets_both(page: Any) -> None:
     from playwright.sync_api import expect
