@@ -19,6 +19,7 @@ from sqlalchemy.pool import NullPool
 from sqlmodel import SQLModel
 
 import fastmango.ai.metering
+import fastmango.api.history
 import fastmango.auth.models  # noqa: F401  (their tables are in SQLModel.metadata)
 from fastmango.core.plugins import load_plugin
 from fastmango.core.settings import DEFAULT_PLUGINS, normalize_database_url
@@ -36,6 +37,7 @@ FRAMEWORK_TABLES = {
     "auth_user_permissions",
     "auth_group_permissions",
     "ai_usage",
+    "api_history",
 }
 
 
@@ -76,9 +78,10 @@ def differences(url: str, metadata: sa.MetaData) -> list[object]:
     return result
 
 
-def test_the_default_plugins_bring_the_auth_and_ai_branches() -> None:
+def test_the_default_plugins_bring_the_auth_api_and_ai_branches() -> None:
     branches = {branch.label: branch for branch in framework()}
-    assert set(branches) == {"fastmango_auth", "fastmango_ai"}
+    assert set(branches) == {"fastmango_auth", "fastmango_api", "fastmango_ai"}
+    assert branches["fastmango_api"].tables(SQLModel.metadata) == {"api_history"}
     assert branches["fastmango_auth"].tables(SQLModel.metadata) == {t for t in FRAMEWORK_TABLES if t.startswith("auth")}
     assert branches["fastmango_ai"].tables(SQLModel.metadata) == {"ai_usage"}
 
@@ -86,7 +89,7 @@ def test_the_default_plugins_bring_the_auth_and_ai_branches() -> None:
 async def test_framework_migrations_create_exactly_what_the_models_declare(tmp_path: Path, database_url: str) -> None:
     migrations = Migrations(tmp_path / "migrations", database_url, framework=framework())
     steps = await migrations.migrate()
-    assert {step.revision for step in steps} == {"fastmango_auth_0001", "fastmango_ai_0001"}
+    assert {step.revision for step in steps} == {"fastmango_auth_0001", "fastmango_api_0001", "fastmango_ai_0001"}
     assert set(database_state(database_url)) >= FRAMEWORK_TABLES
     # A model change in fastmango without its migration would show up here.
     assert differences(database_url, framework_metadata()) == []
@@ -125,10 +128,12 @@ async def test_a_project_whose_first_revision_holds_framework_tables_gets_the_br
     migrations = Migrations(folder, database_url, framework=framework())
 
     steps = await migrations.migrate()  # a fresh database: the project's revision creates them, then stamps
-    assert [str(step) for step in steps if step.revision.startswith("fastmango_")] == [
+    stamped = [str(step) for step in steps if step.revision.startswith("fastmango_") and "marked" in step.message]
+    assert stamped == [
         "  Applied fastmango_auth_0001  initial (its tables exist already: marked as applied)",
         "  Applied fastmango_ai_0001  initial (its tables exist already: marked as applied)",
     ]
+    assert "fastmango_api_0001" in [step.revision for step in steps]  # newer than the project: it runs
     assert all(status.applied for status in await migrations.status())
     assert await migrations.migrate() == []
 
@@ -148,7 +153,8 @@ async def test_a_deployed_database_of_such_a_project_is_stamped_without_running_
 
     steps = await Migrations(folder, database_url, framework=framework()).migrate()
 
-    assert {step.revision for step in steps} == {"fastmango_auth_0001", "fastmango_ai_0001"}
-    assert all("marked as applied" in step.message for step in steps)
+    assert {step.revision for step in steps} == {"fastmango_auth_0001", "fastmango_api_0001", "fastmango_ai_0001"}
+    # The branches whose tables the project's revision made are stamped; the history table is new: created.
+    assert all("marked as applied" in step.message for step in steps if step.revision != "fastmango_api_0001")
     rows = database_state(database_url)
     assert "auth_group" in rows
