@@ -3,7 +3,7 @@ blog served by uvicorn on a free port of 127.0.0.1 (SQLite in a temporary folder
 
 This file, run as a script, is the server: it creates the blog's tables, runs the blog's own seed (authors,
 tags, posts and the staff user ``demo``, who may view, add and change posts but not delete them) and adds an
-``editor`` who may also delete and a ``reader`` who is not staff. One browser serves the whole session; each test
+``editor`` who may also delete and a ``reader`` who is not staff. One browser serves all the tests; each test
 gets a fresh context (no tokens carried over). About 20 s.
 
 Set ``FASTMANGO_ADMIN_SCREENSHOTS=docs/admin`` to save the screenshots linked from docs/admin.md.
@@ -126,8 +126,10 @@ def base_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
             process.wait(30)
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="module")
 def browser() -> Iterator[Any]:
+    # Module scope (this module is its only user, so still one browser a session): Playwright's sync API keeps an
+    # event loop running in this thread while it is started, which async tests after this module cannot share.
     try:
         from playwright.sync_api import sync_playwright
     except ImportError:
