@@ -21,6 +21,11 @@ def action_tool(resource: ModelResource[Any], admin_action: AdminAction) -> Tool
     The tool is offered only to users holding the action's permission, runs as the calling user on the ``ai``
     surface (so its history entries say which tool acted on whose behalf) and waits for approval.
     """
+    return registry.add(action_tool_spec(resource, admin_action), replace=True)
+
+
+def action_tool_spec(resource: ModelResource[Any], admin_action: AdminAction) -> ToolSpec:
+    """The tool :func:`action_tool` registers, not registered (the admin's assistant has a registry of its own)."""
     name = f"{resource.name}_{admin_action.name}"
     pk_name = resource.info.pk_name
     pk_type: Any = int if integer_bounds(resource.model, pk_name) is not None else field_type(resource.model, pk_name)
@@ -38,7 +43,7 @@ def action_tool(resource: ModelResource[Any], admin_action: AdminAction) -> Tool
         caller = Caller(user=context.user, request=context.request, surface="ai", via=name)
         return await run_action(resource, admin_action, caller, pks)
 
-    spec = ToolSpec(
+    return ToolSpec(
         name=name,
         description=admin_action.description or f"{admin_action.label} ({resource.table} rows).",
         parameters=tool_schema(arguments),
@@ -47,6 +52,5 @@ def action_tool(resource: ModelResource[Any], admin_action: AdminAction) -> Tool
         kind="model",
         requires_approval=True,
         allow_anonymous=False,
-        metadata={"admin_action": admin_action.name, "resource": resource.name},
+        metadata={"admin_action": admin_action.name, "resource": resource.name, "action": "action"},
     )
-    return registry.add(spec, replace=True)

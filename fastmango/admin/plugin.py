@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
+from fastmango.admin import assistant
 from fastmango.admin.routes import admin_router
 from fastmango.admin.site import AdminSite, site
 from fastmango.admin.static import static_router
@@ -33,7 +34,9 @@ class AdminPlugin(BasePlugin):
             register_defaults(self.site)
         app.state.admin = self.site
         app.add_plugin_routes(admin_router(self.site, f"{path}/api"))
+        app.add_plugin_routes(assistant.assistant_router(self.site, f"{path}/api"))
         app.add_plugin_routes(static_router(path))
 
     def configure(self, app: FastMango) -> None:
         self.site.check()
+        assistant.check(app.settings)

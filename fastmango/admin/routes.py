@@ -15,7 +15,7 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Body, Depends, Query, Request, Response
 from fastapi.responses import StreamingResponse
 
-from fastmango.admin import editing, listing
+from fastmango.admin import assistant, editing, listing
 from fastmango.admin.actions import run_action
 from fastmango.admin.site import AdminSite
 from fastmango.admin.users import set_password
@@ -51,7 +51,8 @@ def admin_router(site: AdminSite, prefix: str = "/admin/api") -> APIRouter:
         me = caller(request, user)
         models = [found for admin in site if (found := await admin.describe(me)) is not None]
         who = {"id": user.id, "username": user.username, "is_superuser": user.is_superuser}
-        return _json({"user": who, "models": models})
+        available = assistant.available(site, request.app.settings)
+        return _json({"user": who, "models": models, "assistant": available})
 
     @router.get("/models/{name}")
     async def list_rows(

@@ -23,8 +23,12 @@ from fastmango.core.errors import ImproperlyConfigured, ProblemError
 class AdminSite:
     """The model admins a staff user finds under ``/admin``, by resource name."""
 
-    def __init__(self) -> None:
+    def __init__(self, assistant_model: Any = None) -> None:
         self._admins: dict[str, ModelAdmin] = {}
+        #: A Pydantic AI model the assistant panel runs on instead of the settings' (tests script it with a
+        #: ``FunctionModel``); None: ``settings.admin_assistant_model`` decides.
+        self.assistant_model = assistant_model
+        self._assistant: Any = None  # (key, AgentSpec) of fastmango.admin.assistant, built on first use
 
     def __iter__(self) -> Iterator[ModelAdmin]:
         return iter(self._admins.values())

@@ -133,8 +133,9 @@ class BoundAgent:
         settings = getattr(getattr(self.deps.app, "settings", None), "ai_models", None) and self.deps.app.settings
         return self.spec.build(settings or None)
 
-    async def run(self, prompt: str, **kwargs: Any) -> Any:
-        """Run the agent. Provider failures become 502/503/504 problem details naming the provider."""
+    async def run(self, prompt: str | None, **kwargs: Any) -> Any:
+        """Run the agent (``prompt`` None: resume a history, e.g. with ``deferred_tool_results``). Provider failures
+        become 502/503/504 problem details naming the provider."""
         agent = self.agent
         with provider_errors(_system(agent)):
             return await agent.run(prompt, deps=self.deps, **kwargs)

@@ -60,6 +60,22 @@ def expose_model(
         select_related=select_related,
         permissions=permissions,
     )
+    specs = model_tool_specs(
+        resource, actions=actions, requires_approval=requires_approval, max_rows=max_rows, prefix=prefix
+    )
+    return [registry.add(spec, replace=True) for spec in specs]
+
+
+def model_tool_specs(
+    resource: ModelResource[Any],
+    *,
+    actions: Sequence[ModelAction] = ("list", "get"),
+    requires_approval: bool = True,
+    max_rows: int = 50,
+    prefix: str | None = None,
+) -> list[ToolSpec]:
+    """The tools :func:`expose_model` registers, not registered: for a registry of one's own (the admin's
+    assistant offers its site's resources this way). Each spec's ``metadata`` names the resource and the action."""
     name = prefix or resource.name
     specs = []
     for action in actions:
@@ -74,7 +90,8 @@ def expose_model(
             spec.allow_anonymous = not spec.permissions
         spec.kind = "model"
         spec.requires_approval = requires_approval and action in ("create", "update", "delete")
-        specs.append(registry.add(spec, replace=True))
+        spec.metadata = {"resource": resource.name, "action": action}
+        specs.append(spec)
     return specs
 
 

@@ -203,6 +203,12 @@ class Settings(BaseSettings):
     admin_path: str = Field(
         "/admin", validation_alias=_aliases("admin_path"), description="Where the admin is served (its API under /api)."
     )
+    admin_assistant_model: str | None = Field(
+        None,
+        validation_alias=_aliases("admin_assistant_model"),
+        description="The ai_models alias the admin's assistant runs on (None: the default alias, unless it is the "
+        "offline test model; then the assistant is off).",
+    )
     # tasks (fastmango.tasks)
     task_backend: Literal["auto", "inline", "arq"] = Field(
         "auto", validation_alias=_aliases("task_backend"), description="auto: arq when REDIS_URL is set, else inline."
