@@ -11,6 +11,7 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from typing import Any
 
+from fastmango.admin import escalation
 from fastmango.admin.site import AdminSite
 from fastmango.api.caller import Caller
 from fastmango.api.resource import ModelResource
@@ -24,23 +25,30 @@ MIN_PASSWORD_LENGTH = 8
 
 
 class UserResource(ModelResource[User]):
-    """Users, with the permission cache forgotten after each change (their groups and permissions may change)."""
+    """Users, with the permission cache forgotten after each change (their groups and permissions may change), and
+    no privilege escalation (:mod:`fastmango.admin.escalation`)."""
 
     async def create(
         self, caller: Caller, values: dict[str, Any], *, relations: Mapping[str, Sequence[Any]] | None = None
     ) -> dict[str, Any]:
+        await self.authorize(caller, "create")
+        await escalation.check_user_write(caller, values, relations)
         try:
             return await super().create(caller, values, relations=relations)
         finally:
             forget_permissions()
 
     async def update(self, caller: Caller, pk: Any, values: dict[str, Any], **options: Any) -> Any:
+        await self.authorize(caller, options.get("action", "update"))
+        await escalation.check_user_write(caller, values, options.get("relations"), pk)
         try:
             return await super().update(caller, pk, values, **options)
         finally:
             forget_permissions(pk)
 
     async def delete(self, caller: Caller, pk: Any) -> None:
+        await self.authorize(caller, "delete")
+        await escalation.check_user_delete(caller, pk)
         try:
             await super().delete(caller, pk)
         finally:
@@ -48,17 +56,22 @@ class UserResource(ModelResource[User]):
 
 
 class GroupResource(ModelResource[Group]):
-    """Groups: a change of a group's permissions or members changes every member's permissions."""
+    """Groups: a change of a group's permissions or members changes every member's permissions; no privilege
+    escalation through them (:mod:`fastmango.admin.escalation`)."""
 
     async def create(
         self, caller: Caller, values: dict[str, Any], *, relations: Mapping[str, Sequence[Any]] | None = None
     ) -> dict[str, Any]:
+        await self.authorize(caller, "create")
+        await escalation.check_group_write(caller, relations)
         try:
             return await super().create(caller, values, relations=relations)
         finally:
             forget_permissions()
 
     async def update(self, caller: Caller, pk: Any, values: dict[str, Any], **options: Any) -> Any:
+        await self.authorize(caller, options.get("action", "update"))
+        await escalation.check_group_write(caller, options.get("relations"), pk)
         try:
             return await super().update(caller, pk, values, **options)
         finally:
