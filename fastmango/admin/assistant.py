@@ -255,7 +255,8 @@ async def _summary(site: AdminSite, metadata: dict[str, Any], tool: str, args: d
     label = chosen.label if chosen is not None else tool
     rows = [await _row(model_admin, caller, pk) for pk in pks[:10]]
     more = f" and {len(pks) - 10} more" if len(pks) > 10 else ""
-    return f"{label}: {len(pks)} {str(model_admin.label).lower()}: {', '.join(rows)}{more}"
+    what = str(model_admin.label_singular if len(pks) == 1 else model_admin.label).lower()
+    return f"{label}: {len(pks)} {what}: {', '.join(rows)}{more}"
 
 
 async def _row(model_admin: ModelAdmin, caller: Caller, pk: Any) -> str:

@@ -13,6 +13,7 @@ Without Chromium or Playwright the tests skip locally and fail under ``CI=true``
 from __future__ import annotations
 
 import contextlib
+import json
 import os
 import re
 import shutil
@@ -99,12 +100,31 @@ def serve() -> None:
 
 
 @pytest.fixture(scope="module")
-def base_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+def model_server() -> Iterator[Any]:
+    """The assistant's model: a local OpenAI-compatible server answering from a script each test sets."""
+    from tests.ai.openai_server import ScriptedServer, serve, text
+
+    server = ScriptedServer([text("No script.")])
+    with serve(server) as url:
+        server.url = url  # type: ignore[attr-defined]
+        yield server
+
+
+@pytest.fixture(scope="module")
+def base_url(tmp_path_factory: pytest.TempPathFactory, model_server: Any) -> Iterator[str]:
     import httpx
 
     folder = tmp_path_factory.mktemp("admin-blog")
     log = folder / "server.log"
-    env = {**os.environ, **ENVIRONMENT, "DATABASE_URL": f"sqlite:///{folder / 'blog.sqlite3'}"}
+    env = {
+        **os.environ,
+        **ENVIRONMENT,
+        "DATABASE_URL": f"sqlite:///{folder / 'blog.sqlite3'}",
+        # the admin's assistant runs on the scripted server, through the settings a project would use
+        "FASTMANGO_AI_MODELS": json.dumps({"default": "test", "assistant": "openai:scripted"}),
+        "FASTMANGO_AI_OPENAI_BASE_URL": model_server.url,
+        "FASTMANGO_ADMIN_ASSISTANT_MODEL": "assistant",
+    }
     with log.open("w") as stderr:
         command = [sys.executable, __file__]
         process = subprocess.Popen(command, env=env, cwd=folder, stdout=subprocess.PIPE, stderr=stderr, text=True)
@@ -361,6 +381,69 @@ def test_a_user_who_is_not_staff_is_refused(page: Any) -> None:
     log_in(page, READER)
     expect(page.get_by_role("heading", name="You are not allowed to use the admin")).to_be_visible()
     expect(page.get_by_role("link", name="Posts")).to_have_count(0)
+
+
+def _tool_rows(body: dict[str, Any]) -> list[dict[str, Any]]:
+    """The rows of the post_list results in a chat completions request."""
+    rows = []
+    for message in body["messages"]:
+        if message.get("role") == "tool" and "items" in message.get("content", ""):
+            rows.extend(json.loads(message["content"])["items"])
+    return rows
+
+
+def test_the_assistant_answers_and_asks_before_it_writes(page: Any, model_server: Any) -> None:
+    from playwright.sync_api import expect
+
+    from tests.ai.openai_server import text, tool_call
+
+    def drafts(body: dict[str, Any]) -> dict[str, Any]:
+        return text("The drafts: " + ", ".join(row["title"] for row in _tool_rows(body)) + ".")
+
+    def publish(body: dict[str, Any]) -> dict[str, Any]:
+        [cobol] = [row for row in _tool_rows(body) if row["title"] == "COBOL, a draft"]
+        return tool_call("post_publish", {"pks": [cobol["id"]]})
+
+    model_server.requests.clear()
+    model_server.replies = [
+        tool_call("post_list", {"filters": {"published": False}}),
+        drafts,
+        publish,
+        text("Done: COBOL, a draft is published."),
+    ]
+    log_in(page, DEMO)
+    page.get_by_role("link", name="Posts", exact=True).click()
+    row = page.get_by_role("row").filter(has_text="COBOL, a draft")
+    expect(row.get_by_role("cell", name="No", exact=True)).to_be_visible()
+    page.get_by_role("button", name="Assistant").click()
+    panel = page.get_by_role("complementary", name="Assistant")
+    panel.get_by_label("Ask the assistant").fill("Which posts are drafts?")
+    panel.get_by_role("button", name="Send").click()
+    conversation = panel.get_by_role("list", name="Conversation")
+    expect(conversation).to_contain_text("The drafts: COBOL, a draft.")
+
+    panel.get_by_label("Ask the assistant").fill("Publish it")
+    panel.get_by_label("Ask the assistant").press("Enter")
+    dialog = page.get_by_role("dialog", name="Confirm the assistant's changes")
+    expect(dialog).to_contain_text(re.compile(r'Publish: 1 post: "COBOL, a draft" \(#\d+\)'))
+    expect(dialog.get_by_role("button", name="Reject all")).to_be_focused()
+    expect(dialog.get_by_role("button", name="Apply decisions")).to_be_disabled()
+    expect(row.get_by_role("cell", name="No", exact=True)).to_be_visible()  # nothing is written before approval
+    shot(page, "assistant")
+    dialog.get_by_role("radio", name="Approve").check()
+    dialog.get_by_role("button", name="Apply decisions").click()
+    expect(conversation).to_contain_text("Done: COBOL, a draft is published.")
+    expect(row.get_by_role("cell", name="Yes", exact=True)).to_be_visible()  # the list reloaded
+    page.emulate_media(color_scheme="dark")
+    page.set_viewport_size({"width": 375, "height": 800})
+    shot(page, "assistant-375-dark", full_page=True)
+    page.emulate_media(color_scheme="light")
+    page.set_viewport_size({"width": 1200, "height": 800})
+
+    row.get_by_role("link").first.click()
+    page.get_by_role("link", name="History").click()
+    expect(page.get_by_role("main")).to_contain_text("via AI tool post_publish on behalf of demo")
+    assert len(model_server.requests) == 4
 
 
 if __name__ == "__main__":

@@ -6,7 +6,7 @@ import json
 import socket
 import threading
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from typing import Any
 
@@ -39,10 +39,14 @@ def text(content: str) -> dict[str, Any]:
     return completion({"role": "assistant", "content": content}, "stop")
 
 
-class ScriptedServer:
-    """Serves ``replies`` in order (the last one repeats); records every request body and header."""
+Reply = dict[str, Any] | tuple[int, dict[str, Any]] | Callable[[dict[str, Any]], dict[str, Any]]
 
-    def __init__(self, replies: list[dict[str, Any] | tuple[int, dict[str, Any]]]) -> None:
+
+class ScriptedServer:
+    """Serves ``replies`` in order (the last one repeats); records every request body and header. A callable reply
+    is called with the request body (an answer that reads the tool results it was sent)."""
+
+    def __init__(self, replies: list[Reply]) -> None:
         self.replies = replies
         self.requests: list[dict[str, Any]] = []
         self.headers: list[dict[str, str]] = []
@@ -52,6 +56,8 @@ class ScriptedServer:
         self.requests.append(await request.json())
         self.headers.append(dict(request.headers))
         reply = self.replies[min(len(self.requests) - 1, len(self.replies) - 1)]
+        if callable(reply):
+            reply = reply(self.requests[-1])
         status, body = reply if isinstance(reply, tuple) else (200, reply)
         return JSONResponse(body, status_code=status)
 

@@ -88,6 +88,24 @@ export interface SiteUser {
 export interface Site {
   user: SiteUser;
   models: ModelSchema[];
+  /** Whether the assistant panel can run (an AI model is configured). */
+  assistant?: boolean;
+}
+
+/** A write the assistant proposes, waiting for the user's decision. */
+export interface ProposedChange {
+  id: string;
+  tool: string;
+  args: Record<string, unknown>;
+  summary: string;
+}
+
+/** An answer of POST /admin/api/assistant (and /assistant/approve). */
+export interface AssistantAnswer {
+  answer: string | null;
+  /** Pydantic AI's message history: sent back as is with the next question or the decisions. */
+  history: unknown;
+  pending: ProposedChange[];
 }
 
 export type Row = Record<string, unknown>;
