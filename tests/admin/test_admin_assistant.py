@@ -226,3 +226,29 @@ async def test_without_a_model_the_assistant_is_off_and_says_how_to_configure_on
     assert "FASTMANGO_ADMIN_ASSISTANT_MODEL" in response.json()["detail"]
     scripted(site_and_books, "hello")
     assert (await client.get("/admin/api/site", headers=headers)).json()["assistant"] is True
+
+
+def test_the_model_comes_from_the_settings() -> None:
+    from fastmango.admin import assistant
+    from fastmango.core.errors import ImproperlyConfigured
+    from fastmango.core.settings import Settings
+
+    site = AdminSite()
+    assert assistant.model_of(site, Settings(ai_models={"default": "test"})) is None  # the offline model: off
+    assert assistant.model_of(site, Settings(ai_models={"default": "test", "smart": "openai:x"})) is None
+    assert assistant.model_of(site, Settings(ai_models={"default": ["openai:x", "test"]})) == "default"
+    chosen = Settings(ai_models={"default": "test", "smart": "openai:x"}, admin_assistant_model="smart")
+    assert assistant.model_of(site, chosen) == "smart"
+    with pytest.raises(ImproperlyConfigured, match="'smrt' is not an alias of ai_models"):
+        assistant.check(Settings(ai_models={"default": "test", "smart": "openai:x"}, admin_assistant_model="smrt"))
+
+
+def test_users_groups_and_permissions_are_read_only_to_the_assistant(site_and_books: tuple[AdminSite, Any]) -> None:
+    from fastmango.admin import assistant
+    from fastmango.admin.users import register_defaults
+
+    site = site_and_books[0]
+    register_defaults(site)
+    names = {tool.name for tool in assistant.tools_of(site)}
+    assert {"auth_user_list", "auth_user_get", "book_create", "book_update", "book_delete", "book_lengthen"} <= names
+    assert not {name for name in names if name.startswith("auth_") and not name.endswith(("_list", "_get"))}
