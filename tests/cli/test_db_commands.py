@@ -169,7 +169,7 @@ def test_table_renamed_by_hand_migrates_forward_and_back(project: Project) -> No
 @sqlite_only
 def test_user_mistakes_are_one_line_errors(project: Project) -> None:
     assert "No migrations in migrations/ yet" in project.run("showmigrations")
-    assert_one_line_error(project.call("makemigrations"), "the database lacks 2 migration(s) (0001_initial")
+    assert_one_line_error(project.call("makemigrations"), "the database lacks 3 migration(s) (0001_initial")
     assert "run `fastmango migrate` first" in project.call("makemigrations").stderr
     project.run("migrate")
     project.run("makemigrations")

@@ -34,7 +34,7 @@ async def test_root_in_debug_answers_json_when_the_client_asks_for_it() -> None:
     body = response.json()
     assert body["project"] == "demo"
     assert body["fastmango"] == __version__
-    assert body["links"] == {"docs": "/docs", "health": "/health"}
+    assert body["links"] == {"docs": "/docs", "admin": "/admin/", "health": "/health"}  # every app has the admin
 
 
 async def test_the_admin_link_shows_when_the_app_serves_the_admin() -> None:

@@ -50,6 +50,7 @@ def create_app(
         database_pool_size=pool_size or common.pool_size(),
         log_level="WARNING",
         api_max_search_length=common.MAX_SEARCH_LENGTH,
+        api_history=False,  # the other apps write no history of their writes (and the bench has no such table)
     )
     app = FastMango(settings=settings, configure_logging=configure_logging)
     app.include_router(
