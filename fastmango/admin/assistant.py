@@ -200,16 +200,19 @@ def _history(value: Any) -> list[Any] | None:
 
 
 def _waiting(spec: AgentSpec, messages: list[Any]) -> list[str]:
-    """The ids of the write tool calls of the history's last response, which wait for a decision."""
+    """The ids of the write tool calls of the history's last response that have no result yet: they wait for a
+    decision (the read tools called alongside them have run; their results follow the response)."""
     from pydantic_ai.messages import ModelResponse, ToolCallPart
 
-    if not messages or not isinstance(messages[-1], ModelResponse):
+    last = next((i for i in range(len(messages) - 1, -1, -1) if isinstance(messages[i], ModelResponse)), None)
+    if last is None:
         return []
+    answered = {getattr(part, "tool_call_id", None) for message in messages[last + 1 :] for part in message.parts}
     approval = {tool.name for tool in spec.registry if tool.requires_approval}
     return [
         part.tool_call_id
-        for part in messages[-1].parts
-        if isinstance(part, ToolCallPart) and part.tool_name in approval
+        for part in messages[last].parts
+        if isinstance(part, ToolCallPart) and part.tool_name in approval and part.tool_call_id not in answered
     ]
 
 
@@ -222,9 +225,10 @@ async def _answer(site: AdminSite, spec: AgentSpec, caller: Caller, result: Any)
     output = result.output
     if not isinstance(output, DeferredToolRequests):
         return {"answer": str(output), "history": history, "pending": []}
+    response = next((message for message in reversed(messages) if isinstance(message, ModelResponse)), None)
     said = [
         part.content
-        for part in (messages[-1].parts if messages and isinstance(messages[-1], ModelResponse) else [])
+        for part in (response.parts if response is not None else [])
         if isinstance(part, TextPart) and part.content.strip()
     ]
     pending = []

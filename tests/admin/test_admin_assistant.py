@@ -252,3 +252,28 @@ def test_users_groups_and_permissions_are_read_only_to_the_assistant(site_and_bo
     names = {tool.name for tool in assistant.tools_of(site)}
     assert {"auth_user_list", "auth_user_get", "book_create", "book_update", "book_delete", "book_lengthen"} <= names
     assert not {name for name in names if name.startswith("auth_") and not name.endswith(("_list", "_get"))}
+
+
+async def test_a_read_and_a_write_in_one_response(
+    client: httpx.AsyncClient, site_and_books: tuple[AdminSite, Any]
+) -> None:
+    data = await seed()
+    hobbit = data["books"][1]
+    calls = [("book_list", {}, "read"), ("book_update", {"pk": hobbit.id, "changes": {"pages": 1}}, "write")]
+    script = Script("Done.")
+
+    def respond(messages: list[ModelMessage], info: AgentInfo) -> ModelResponse:
+        script.seen.append(list(messages))
+        if len(script.seen) == 1:
+            return ModelResponse(parts=[ToolCallPart(name, args, tool_call_id=id_) for name, args, id_ in calls])
+        return ModelResponse(parts=[TextPart(f"Done after {len(returns(messages))} results.")])
+
+    site_and_books[0].assistant_model = FunctionModel(respond)
+    headers = await headers_for(client, "editor", "book.view", "book.change")
+    body = (await client.post("/admin/api/assistant", json={"message": "go"}, headers=headers)).json()
+    assert [change["id"] for change in body["pending"]] == ["write"]
+    decided = {"history": body["history"], "decisions": {"write": True}}
+    approved = await client.post("/admin/api/assistant/approve", json=decided, headers=headers)
+    assert approved.status_code == 200, approved.text
+    assert approved.json()["answer"] == "Done after 2 results."
+    assert (await Book.objects.get(pk=hobbit.id)).pages == 1
