@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import asyncio
 import os
+import subprocess
+import sys
 import uuid
 from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
@@ -49,3 +51,15 @@ def postgres_database() -> Iterator[str]:
     _admin(base, f'CREATE DATABASE "{name}"')
     yield base.rsplit("/", 1)[0] + f"/{name}"
     _admin(base, f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+
+
+@pytest.fixture(scope="session")
+def fastmango_wheel(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """fastmango's wheel, built once per session from this checkout (offline: no build isolation)."""
+    out = tmp_path_factory.mktemp("wheel")
+    root = Path(__file__).resolve().parent.parent
+    command = [sys.executable, "-m", "pip", "wheel", "--no-deps", "--no-build-isolation", "-q", "-w", str(out)]
+    result = subprocess.run([*command, str(root)], capture_output=True, text=True, timeout=120)
+    assert result.returncode == 0, result.stderr
+    [wheel] = out.glob("fastmango-*.whl")
+    return wheel
