@@ -146,6 +146,10 @@ def assistant_router(site: AdminSite, prefix: str = "/admin/api") -> APIRouter:
             raise _invalid("message", f"A question of 1 to {MAX_MESSAGE_LENGTH} characters is expected.")
         spec = agent_of(site, request.app.settings)
         messages = _history(body.get("history"))
+        if messages and _waiting(spec, messages):
+            raise ProblemError(
+                409, "Proposed changes wait for a decision: approve or reject them first.", title="Conflict"
+            )
         result = await spec.bind(user, request, request.app).run(message, message_history=messages)
         return _json(await _answer(site, spec, Caller(user=user, request=request, surface="admin"), result))
 

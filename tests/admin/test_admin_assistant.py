@@ -111,6 +111,11 @@ async def test_a_proposed_write_waits_and_approval_applies_it_as_an_ai_write(
     assert (await Book.objects.get(pk=hobbit.id)).pages == 310  # nothing is written before the decision
     assert await history.of(Book, hobbit.id) == []
 
+    skipped = await client.post(
+        "/admin/api/assistant", json={"message": "Something else", "history": body["history"]}, headers=headers
+    )
+    assert skipped.status_code == 409  # the proposed change is decided first
+
     approved = await client.post(
         "/admin/api/assistant/approve",
         json={"history": body["history"], "decisions": {pending["id"]: True}},

@@ -430,6 +430,9 @@ def test_the_assistant_answers_and_asks_before_it_writes(page: Any, model_server
     expect(dialog.get_by_role("button", name="Apply decisions")).to_be_disabled()
     expect(row.get_by_role("cell", name="No", exact=True)).to_be_visible()  # nothing is written before approval
     shot(page, "assistant")
+    page.keyboard.press("Escape")  # closes the dialog undecided; Review opens it again
+    expect(dialog).to_be_hidden()
+    panel.get_by_role("button", name="Review 1 proposed change(s)").click()
     dialog.get_by_role("radio", name="Approve").check()
     dialog.get_by_role("button", name="Apply decisions").click()
     expect(conversation).to_contain_text("Done: COBOL, a draft is published.")
