@@ -94,7 +94,7 @@ def _route_tool(app: Any, route: Any, permissions: tuple[str, ...]) -> ToolSpec:
         description=route.description or route.summary or route.name.replace("_", " "),
         parameters=schema,
         call=call,
-        permissions=tuple(dict.fromkeys([*permissions, *_required_permissions(route.dependant)])),
+        permissions=tuple(dict.fromkeys([*permissions, *route_permissions(route)])),
         kind="route",
         metadata={"method": method, "path": route.path},
     )
@@ -142,6 +142,11 @@ def _parameters(dependant: Any) -> list[tuple[str, Any]]:
     for sub in dependant.dependencies:
         found += _parameters(sub)
     return found
+
+
+def route_permissions(route: Any) -> list[str]:
+    """The codenames a route's ``require_permission`` dependencies (its own, its routers') require, in order."""
+    return list(dict.fromkeys(_required_permissions(route.dependant)))
 
 
 def _required_permissions(dependant: Any) -> list[str]:

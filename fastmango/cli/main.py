@@ -40,6 +40,7 @@ def _register_commands() -> None:
         db_commands,
         dev,
         project_init,
+        route_commands,
         task_commands,
     )
 
