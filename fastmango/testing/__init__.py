@@ -8,7 +8,7 @@ from pathlib import Path as _Path
 from typing import Any as _Any
 
 from fastmango.testing.client import app_client
-from fastmango.testing.queries import CapturedQueries, capture_queries
+from fastmango.testing.queries import CapturedQueries, TooManyQueries, assert_max_queries, capture_queries
 from fastmango.testing.services import in_ci, postgres_url_or_skip, redis_url_or_skip, service_reachable
 
 
@@ -43,7 +43,9 @@ def replay_model(path: str | _Path, *, agent: str | None = None) -> _Any:
 
 __all__ = [
     "CapturedQueries",
+    "TooManyQueries",
     "app_client",
+    "assert_max_queries",
     "capture_queries",
     "in_ci",
     "postgres_url_or_skip",

@@ -44,3 +44,41 @@ def capture_queries(*, include_transaction_control: bool = False) -> Iterator[Ca
 
     with listening(record):
         yield captured
+
+
+class TooManyQueries(AssertionError):
+    """The block of :func:`assert_max_queries` ran more statements than it allows."""
+
+
+@contextmanager
+def assert_max_queries(limit: int, *, include_transaction_control: bool = False) -> Iterator[CapturedQueries]:
+    """``with assert_max_queries(3):`` fails when the block runs more than ``limit`` statements (Django's
+    ``assertNumQueries``, as a bound). The failure lists the statements, the repeated ones grouped first: the same
+    statement run again and again is usually an N+1 (a query per row), fixed by loading the rows at once.
+
+    Raises:
+        TooManyQueries: more than ``limit`` statements ran (an ``AssertionError``: pytest shows the message).
+    """
+    with capture_queries(include_transaction_control=include_transaction_control) as queries:
+        yield queries
+    if len(queries) > limit:
+        raise TooManyQueries(_too_many(queries, limit))
+
+
+def _too_many(queries: CapturedQueries, limit: int) -> str:
+    counts: dict[str, int] = {}
+    for sql in queries:
+        key = " ".join(sql.split())
+        counts[key] = counts.get(key, 0) + 1
+    lines = [f"{len(queries)} statements ran, at most {limit} expected:"]
+    for sql, times in sorted(counts.items(), key=lambda item: -item[1]):
+        shown = sql if len(sql) <= 200 else sql[:199] + "…"
+        lines.append(f"  {times}x {shown}")
+    repeated = max(counts.values())
+    if repeated > 1:
+        lines.append(
+            f"One statement ran {repeated} times: a query per row (N+1)? Load the rows at once: "
+            'select_related("<relation>") for a to-one relation, prefetch_related("<relation>") for a to-many '
+            "one, or one filter(<field>__in=[...]) instead of a query in a loop."
+        )
+    return "\n".join(lines)
