@@ -66,6 +66,12 @@ def subscribe(listener: Listener) -> Callable[[], None]:
     return lambda: _listeners.remove(listener) if listener in _listeners else None
 
 
+def subscribe_once(listener: Listener) -> None:
+    """Subscribe ``listener`` unless it listens already (a module-level listener that several apps install)."""
+    if listener not in _listeners:
+        _listeners.append(listener)
+
+
 @contextmanager
 def listening(listener: Listener) -> Iterator[None]:
     """``with listening(fn):`` subscribes ``fn`` for the block."""
@@ -97,8 +103,7 @@ def log_statement(query: QueryEvent) -> None:
 
 def echo() -> None:
     """Turn SQL echo on: :func:`log_statement` listens, and the ``fastmango.db.sql`` logger shows INFO."""
-    if log_statement not in _listeners:
-        subscribe(log_statement)
+    subscribe_once(log_statement)
     if logger.level == logging.NOTSET or logger.level > logging.INFO:
         logger.setLevel(logging.INFO)
 

@@ -15,6 +15,7 @@ from fastmango.core.problems import ProblemResponse, problem, problem_type
 from fastmango.db import engine, execute
 from fastmango.db.errors import DatabaseUnavailable, IntegrityError, ObjectDoesNotExist
 from fastmango.db.pg_errors import unavailable_reason
+from fastmango.db.server_timing import ServerTimingMiddleware
 
 logger = logging.getLogger("fastmango.db")
 
@@ -31,6 +32,8 @@ class DatabasePlugin(BasePlugin):
     name = "db"
 
     def install(self, app: FastMango) -> None:
+        if app.settings.debug and app.settings.env != "prod":
+            app.add_middleware(ServerTimingMiddleware)
         app.add_exception_handler(ObjectDoesNotExist, _not_found)
         app.add_exception_handler(IntegrityError, _conflict)
         app.add_exception_handler(sa_exc.IntegrityError, _conflict)
