@@ -5,6 +5,7 @@ asyncpg floor.
     .venv/bin/python -m tools.bench.http --quick                              # a 2-minute smoke run
     .venv/bin/python -m tools.bench.http --apps fastmango,floor --rounds 5
     .venv/bin/python -m tools.bench.http --profile get,create                # py-spy of fastmango under load
+    .venv/bin/python -m tools.bench.http --admin-only --duration 2           # only fastmango's admin phase
 
 The apps run from .venv-bench (created on first use from this interpreter: fastmango[postgres] and
 tools/bench/requirements-bench.txt). Needs wrk (`apt-get install -y wrk`) and the PostgreSQL server; the
@@ -22,7 +23,7 @@ import time
 from collections.abc import Sequence
 from pathlib import Path
 
-from tools.bench.http import benchenv, harness, report
+from tools.bench.http import admin_list, benchenv, harness, report
 from tools.bench.http.load import ENDPOINT_KEYS, ENDPOINTS, MISSING_WRK, wrk_path
 from tools.bench.http.servers import APP_CPU, APP_KEYS, CLIENT_CPU, ROOT, pin_to, select_apps
 
@@ -44,6 +45,17 @@ def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--quick", action="store_true", help="1 round of 1 s runs, 2 start-ups: a smoke run")
     parser.add_argument("--apps", type=_keys, help=f"comma-separated subset of {','.join(APP_KEYS)}")
     parser.add_argument("--endpoints", type=_keys, help=f"comma-separated subset of {','.join(ENDPOINT_KEYS)}")
+    parser.add_argument(
+        "--admin-rounds",
+        type=int,
+        default=admin_list.ROUNDS,
+        help="rounds of fastmango's admin list phase on a 100,000-row table; 0 skips it (default: %(default)s)",
+    )
+    parser.add_argument(
+        "--admin-only",
+        action="store_true",
+        help="only fastmango's checks and admin phase: no start-ups, no other endpoints or apps",
+    )
     parser.add_argument(
         "--postgres-url",
         default=harness.DEFAULT_SERVER_URL,
@@ -69,6 +81,12 @@ def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
     for name in ("rounds", "duration", "warmup", "startup_samples"):
         if getattr(args, name) < 1:
             parser.error(f"--{name.replace('_', '-')} must be at least 1")
+    if args.admin_rounds < 0:
+        parser.error("--admin-rounds must be at least 0")
+    if args.admin_only:
+        if args.admin_rounds < 1:
+            parser.error("--admin-only needs --admin-rounds of at least 1")
+        args.apps = ["fastmango"]
     for keys, known, option in ((args.apps, APP_KEYS, "--apps"), (args.endpoints, ENDPOINT_KEYS, "--endpoints")):
         unknown = set(keys or ()) - set(known)
         if unknown:
@@ -137,7 +155,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     if pinned:
         pin_to(CLIENT_CPU)
     apps = select_apps(args.apps)
-    endpoints = [e for e in ENDPOINTS if not args.endpoints or e.key in args.endpoints]
+    endpoints = [] if args.admin_only else [e for e in ENDPOINTS if not args.endpoints or e.key in args.endpoints]
     if args.profile:
         from tools.bench.http import profile
 
@@ -153,10 +171,14 @@ def main(argv: Sequence[str] | None = None) -> int:
         python=python,
         server_url=args.postgres_url,
         log_dir=args.logs,
+        admin_rounds=args.admin_rounds,
+        startup=not args.admin_only,
     )
     if args.logs is not None:
         args.logs.mkdir(parents=True, exist_ok=True)
     size = f"{len(apps)} apps x {len(endpoints)} endpoints x {args.rounds} rounds"
+    if plan.has_admin_phase:
+        size += f", the admin phase x {args.admin_rounds} rounds"
     log(f"about {plan.estimate_seconds() / 60:.0f} min: {size}")
     try:
         results = harness.run(plan, log)

@@ -1,7 +1,10 @@
 """App 1: fastmango, as a project writes it: models, ``CRUDRouter`` and a hand-written route.
 
-Production profile (DEBUG off), the default plugins (database and auth: the authentication middleware runs
-on every request), ``permissions=False`` on the router so that no request needs a token.
+Production profile (DEBUG off), the default plugins (database, auth: the authentication middleware runs
+on every request, and the admin), ``permissions=False`` on the routers so that no request needs a token.
+The admin phase (fastmango only) lists ``benchentry`` in the admin (``/admin/api/models/benchentry``, staff
+only) and on an offset-paged ``CRUDRouter`` (``/entries``); :data:`statements.PATH` reads the statements of one
+request.
 
     BENCH_DATABASE_URL=postgresql://... uvicorn tools.bench.http.app_fastmango:create_app --factory
 
@@ -10,11 +13,11 @@ No ``from __future__ import annotations``: SQLModel cannot resolve relationships
 
 import datetime
 
-from fastmango import FastMango, Settings
+from fastmango import FastMango, Settings, admin
 from fastmango.api import CRUDRouter
 from fastmango.db import Field, Model, Relationship
 from tools.bench import plan_cache
-from tools.bench.http import common
+from tools.bench.http import common, statements
 
 SECRET_KEY = "bench-only-secret-key-0123456789abcdefghijklmnopqrstuvwxyz"
 
@@ -35,6 +38,15 @@ class BenchBook(Model, table=True):
     published: datetime.date = Field(index=True)
     author_id: int = Field(foreign_key="benchauthor.id", index=True)
     author: BenchAuthor = Relationship()
+
+
+class BenchEntry(Model, table=True):
+    """A row of the admin phase's large table (``benchentry``, :data:`common.ENTRY_ROWS` rows)."""
+
+    id: int | None = Field(default=None, primary_key=True)
+    title: str = Field(max_length=common.TITLE_MAX_LENGTH)
+    pages: int
+    published: datetime.date
 
 
 def create_app(
@@ -80,6 +92,32 @@ def create_app(
             actions=("list",),
         )
     )
+
+    # The admin phase: the admin's list of a large table (keyset pages, an estimated total), and the offset page
+    # with its COUNT that a CRUDRouter answers on the same table.
+    admin.register(BenchEntry, list_display=["id", "title", "pages", "published"])
+    app.include_router(
+        CRUDRouter(
+            BenchEntry,
+            prefix=common.ENTRIES_PATH,
+            permissions=False,
+            pagination="offset",
+            default_limit=common.LIST_LIMIT,
+            actions=("list",),
+        )
+    )
+    recorder = statements.Recorder()
+
+    @app.post(statements.PATH, include_in_schema=False)
+    async def record_statements() -> dict[str, bool]:
+        """Record every statement the process runs from now on (the harness sends one request, then GETs them)."""
+        recorder.start()
+        return {"recording": True}
+
+    @app.get(statements.PATH, include_in_schema=False)
+    async def recorded_statements() -> list[str]:
+        """Stop recording; the SQL of the statements run since the POST."""
+        return recorder.stop()
 
     @app.get("/hello")
     async def hello() -> dict[str, str]:

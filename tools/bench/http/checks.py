@@ -1,5 +1,8 @@
 """What every app must answer before it is timed, computed from the deterministic seed (:func:`common.seed`).
 
+The fastmango app also answers the admin phase's probes (:func:`entry_probes`, :func:`admin_page_check`) on
+``benchentry`` (:func:`common.create_entries`).
+
 The probes are plain data, so that the harness (real servers, http.client) and the smoke test (ASGI
 transport) check the same things.
 """
@@ -61,6 +64,7 @@ class Probe:
     path: str
     body: dict[str, Any] | None
     check: Callable[[int, Any], str | None]
+    headers: dict[str, str] | None = None
 
     @property
     def name(self) -> str:
@@ -136,6 +140,69 @@ def probes(rows: int = common.ROWS, authors: int = common.AUTHORS) -> list[Probe
         *catalog_probes(rows, authors),  # before the create probes: their totals count the seeded rows only
         Probe("POST", "/books", NEW_BOOK, _created),
         Probe("POST", "/books", BAD_BOOK, _refused),
+    ]
+
+
+def expected_entry(pk: int) -> dict[str, Any]:
+    """Row ``pk`` of ``benchentry`` as :func:`common.create_entries` made it (the CRUD list's JSON)."""
+    published = datetime.date(2000, 1, 1) + datetime.timedelta(days=(pk * 11) % 9000)
+    return {"id": pk, "title": f"Entry {pk}", "pages": 50 + (pk * 37) % 900, "published": published.isoformat()}
+
+
+#: fastmango.admin.listing.COUNT_LIMIT: rows the admin counts exactly at most.
+ADMIN_COUNT_LIMIT = 10_000
+#: How far the admin's estimate may be from the table's size (``pg_class.reltuples`` is an estimate).
+ESTIMATE_TOLERANCE = 0.1
+
+
+def expected_total(rows: int) -> tuple[int, bool]:
+    """The admin's ``(total, total_is_estimate)`` for an unfiltered list of ``rows`` rows: counted up to
+    :data:`ADMIN_COUNT_LIMIT`, else ``pg_class.reltuples`` (which a VACUUM ANALYZE sets to ``rows``)."""
+    return rows, rows > ADMIN_COUNT_LIMIT
+
+
+def admin_page_check(rows: int, page: int, limit: int = common.LIST_LIMIT) -> Callable[[int, Any], str | None]:
+    """The check of the admin list's ``page``-th page (0: the first) of ``benchentry``, newest first (the
+    admin's default ordering, ``-id``): the rows with their ``_label``, ``next``/``previous`` cursors, the total."""
+    first = rows - page * limit
+    items = [{**expected_entry(pk), "_label": f"Entry {pk}"} for pk in range(first, max(first - limit, 0), -1)]
+    total, estimate = expected_total(rows)
+
+    def check(status: int, data: Any) -> str | None:
+        if status != 200:
+            return f"status {status}, expected 200: {data!r:.300}"
+        if not isinstance(data, dict) or data.get("items") != items:
+            got = data.get("items") if isinstance(data, dict) else data
+            return f"items {got!r:.400}, expected {items!r:.400}"
+        if (data.get("next") is None) != (first - limit <= 0):
+            return f"next is {data.get('next')!r} on page {page} of {rows} rows"
+        if (data.get("previous") is None) != (page == 0):
+            return f"previous is {data.get('previous')!r} on page {page}"
+        if data.get("total_is_estimate") is not estimate:
+            return f"total_is_estimate is {data.get('total_is_estimate')!r}, expected {estimate} for {rows:,} rows"
+        got_total = data.get("total")
+        if not isinstance(got_total, int) or abs(got_total - total) > (total * ESTIMATE_TOLERANCE if estimate else 0):
+            return f"total {got_total!r}, expected {'about ' if estimate else ''}{total:,}"
+        return None
+
+    return check
+
+
+def entry_probes(rows: int, admin_path: str, token: str) -> list[Probe]:
+    """The admin phase's requests: the admin's first page (staff only: 401 without the token) and the CRUD offset
+    page of ``benchentry`` in the middle of the table, with its total."""
+    headers = {"Authorization": f"Bearer {token}"}
+    offset = rows // 2
+    crud_page = {
+        "items": [expected_entry(pk) for pk in range(offset + 1, min(offset + common.LIST_LIMIT, rows) + 1)],
+        "total": rows,
+        "limit": common.LIST_LIMIT,
+        "offset": offset,
+    }
+    return [
+        Probe("GET", admin_path, None, admin_page_check(rows, 0), headers),
+        Probe("GET", admin_path, None, lambda status, data: None if status == 401 else f"anonymous got {status}"),
+        Probe("GET", f"{common.ENTRIES_PATH}?offset={offset}", None, _equal(200, crud_page), headers),
     ]
 
 

@@ -1,5 +1,8 @@
 """What every benchmarked app shares: the tables, the seed, the pool size, the endpoints' shapes.
 
+Also the fastmango-only admin phase's table (``benchentry``, :data:`ENTRY_ROWS` rows, no foreign key) and the
+staff account it logs in with.
+
 The apps read their database and pool size from the environment (``BENCH_DATABASE_URL``,
 ``BENCH_POOL_SIZE``) so that the harness can start them as plain ``uvicorn``/``gunicorn`` processes.
 
@@ -51,6 +54,23 @@ SCHEMA = [
 ]
 
 #: The floor's SQL, also the reference every other app's answers are checked against.
+#: The admin phase's table (fastmango only): large enough that the admin's total is an estimate.
+ENTRY_TABLE = "benchentry"
+ENTRY_ROWS = 100_000
+ENTRY_SCHEMA = [
+    f"""CREATE TABLE {ENTRY_TABLE} (
+        id SERIAL PRIMARY KEY,
+        title VARCHAR({TITLE_MAX_LENGTH}) NOT NULL,
+        pages INTEGER NOT NULL,
+        published DATE NOT NULL
+    )""",
+]
+#: fastmango's offset-paged CRUD list of ``benchentry`` (``?offset=`` with its COUNT), the admin's comparison.
+ENTRIES_PATH = "/entries"
+#: The staff superuser the admin phase logs in as (``POST /auth/token``), created in the bench database.
+STAFF_USERNAME = "bench-staff"
+STAFF_PASSWORD = "bench-staff-password"
+
 SELECT_BOOK = f"""SELECT b.id, b.title, b.pages, b.published, b.author_id, a.name AS author_name
     FROM {BOOK_TABLE} b JOIN {AUTHOR_TABLE} a ON a.id = b.author_id"""
 
@@ -145,6 +165,20 @@ async def seed(conn: Any, rows: int = ROWS, authors: int = AUTHORS) -> None:
         authors,
     )
     await conn.execute(f"ANALYZE {AUTHOR_TABLE}; ANALYZE {BOOK_TABLE}")
+
+
+async def create_entries(conn: Any, rows: int = ENTRY_ROWS) -> None:
+    """Create ``benchentry`` with ``rows`` rows (deterministic, see ``checks.expected_entry``), then VACUUM
+    ANALYZE it, so that ``pg_class.reltuples`` (the admin's estimate) holds the table's size."""
+    for statement in ENTRY_SCHEMA:
+        await conn.execute(statement)
+    await conn.execute(
+        f"""INSERT INTO {ENTRY_TABLE} (title, pages, published)
+            SELECT 'Entry ' || g, 50 + (g * 37) % 900, DATE '2000-01-01' + (g * 11) % 9000
+            FROM generate_series(1, $1::int) g""",
+        rows,
+    )
+    await conn.execute(f"VACUUM ANALYZE {ENTRY_TABLE}")
 
 
 async def delete_created(conn: Any, rows: int = ROWS) -> int:

@@ -1,10 +1,10 @@
-"""The run: a database of its own, the checks, start-up times, then rounds of load with the apps interleaved."""
+"""The run: a database of its own, the checks, start-up times, rounds of load with the apps interleaved, then
+fastmango's admin phase (:mod:`admin_list`)."""
 
 from __future__ import annotations
 
 import asyncio
 import dataclasses
-import http.client
 import json
 import os
 import statistics
@@ -17,9 +17,9 @@ from pathlib import Path
 from sqlalchemy.engine import make_url
 
 from tools.bench import plan_cache
-from tools.bench.http import checks, common
+from tools.bench.http import admin_list, checks, common
 from tools.bench.http.load import Endpoint, LoadResult, Wrk
-from tools.bench.http.servers import App, Server, http_get
+from tools.bench.http.servers import App, Server, http_get, request
 from tools.bench.orm_pinning import pin_backends
 
 Log = Callable[[str], None]
@@ -42,6 +42,8 @@ class Plan:
         python: The interpreter of the bench venv that runs the apps.
         server_url: A database on the PostgreSQL server, used to create and drop :data:`DATABASE_NAME`.
         log_dir: Where the apps' stdout/stderr go (None: discarded).
+        admin_rounds: Rounds of the admin phase (fastmango only; 0: none).
+        startup: Whether the start-up phase runs.
     """
 
     apps: Sequence[App]
@@ -54,10 +56,18 @@ class Plan:
     python: str
     server_url: str = DEFAULT_SERVER_URL
     log_dir: Path | None = None
+    admin_rounds: int = admin_list.ROUNDS
+    startup: bool = True
 
     def estimate_seconds(self) -> float:
         per_app = 2.5 + len(self.endpoints) * (self.duration + self.warmup + 0.6)
-        return len(self.apps) * (self.rounds * per_app + self.startup_samples * 1.2 + 2)
+        startups = self.startup_samples * 1.2 if self.startup else 0
+        admin = self.admin_rounds * (2.5 + len(admin_list.VARIANTS) * (self.duration + self.warmup + 0.6))
+        return len(self.apps) * (self.rounds * per_app + startups + 2) + (admin if self.has_admin_phase else 0)
+
+    @property
+    def has_admin_phase(self) -> bool:
+        return self.admin_rounds > 0 and any(app.key == FASTMANGO for app in self.apps)
 
 
 @dataclass
@@ -71,6 +81,9 @@ class Results:
     notes: list[str] = field(default_factory=list)
     #: fastmango's plan-cache counters after each round's load (None: no plan cache in that fastmango).
     plan_cache: list[dict[str, float] | None] = field(default_factory=list)
+    #: The admin phase: wrk's runs per variant (:data:`admin_list.VARIANTS`), and one request of each read once.
+    admin_load: dict[str, list[LoadResult]] = field(default_factory=dict)
+    admin_reads: dict[str, admin_list.Read] = field(default_factory=dict)
     server_version: str = ""
     load_average: list[tuple[str, tuple[float, float, float]]] = field(default_factory=list)
     seconds: float = 0.0
@@ -107,8 +120,10 @@ async def _prepare(url: str) -> None:
     try:
         await common.create_schema(conn)
         await common.seed(conn)
+        await common.create_entries(conn)
     finally:
         await conn.close()
+    await admin_list.create_staff(url)
 
 
 async def _reset(url: str) -> int:
@@ -144,7 +159,10 @@ def bench_database(server_url: str, results: Results, log: Log) -> Iterator[str]
     url = str(make_url(_dsn(server_url)).set(database=DATABASE_NAME).render_as_string(hide_password=False))
     try:
         asyncio.run(_prepare(url))
-        log(f"seeded {DATABASE_NAME}: {common.ROWS:,} books of {common.AUTHORS} authors")
+        log(
+            f"seeded {DATABASE_NAME}: {common.ROWS:,} books of {common.AUTHORS} authors, "
+            f"{common.ENTRY_ROWS:,} entries (the admin phase's), staff user {common.STAFF_USERNAME}"
+        )
         yield url
     finally:
         asyncio.run(_admin(server_url, drop))
@@ -170,29 +188,35 @@ def check_apps(plan: Plan, url: str, log: Log) -> None:
     for app in plan.apps:
         with _server(plan, app, url) as server:
             server.wait_ready()
-            problems = []
-            for probe in checks.probes():
-                status, body = request(server.port, probe.method, probe.path, probe.body)
-                problem = probe.check(status, checks.parse(body))
-                if problem is not None:
-                    problems.append(f"{probe.name}: {problem}")
+            problems = _problems(server.port, checks.probes())
+            if app.key == FASTMANGO and plan.has_admin_phase:
+                problems += _admin_problems(server.port)
         asyncio.run(_reset(url))
         if problems:
             raise CheckFailed(f"{app.label} answered wrongly:\n  " + "\n  ".join(problems))
         log(f"checked {app.key}: every probe answered right")
 
 
-def request(port: int, method: str, path: str, body: object = None) -> tuple[int, bytes]:
-    """One request on 127.0.0.1:``port``; the status and body."""
-    if method == "GET":
-        return http_get(port, path, timeout=10)
-    conn = http.client.HTTPConnection("127.0.0.1", port, timeout=10)
+def _problems(port: int, probes: Sequence[checks.Probe]) -> list[str]:
+    problems = []
+    for probe in probes:
+        status, body = request(port, probe.method, probe.path, probe.body, probe.headers)
+        problem = probe.check(status, checks.parse(body))
+        if problem is not None:
+            problems.append(f"{probe.name}: {problem}")
+    return problems
+
+
+def _admin_problems(port: int) -> list[str]:
+    """The admin phase's probes (the staff login, the admin's first page, the CRUD offset page) and the pages
+    followed to the keyset cursor."""
     try:
-        conn.request(method, path, body=json.dumps(body), headers={"Content-Type": "application/json"})
-        response = conn.getresponse()
-        return response.status, response.read()
-    finally:
-        conn.close()
+        token = admin_list.login(port)
+        problems = _problems(port, checks.entry_probes(common.ENTRY_ROWS, admin_list.FIRST_PAGE_PATH, token))
+        admin_list.follow(port, token)
+    except admin_list.PhaseFailed as exc:
+        return [str(exc)]
+    return problems
 
 
 def time_startups(plan: Plan, url: str, results: Results, log: Log) -> None:
@@ -210,6 +234,8 @@ def time_startups(plan: Plan, url: str, results: Results, log: Log) -> None:
 def load_rounds(plan: Plan, url: str, results: Results, log: Log) -> None:
     """``rounds`` times: each app in turn is started, loaded on every endpoint (warm-up, then measured), its RSS
     read, and stopped."""
+    if not plan.endpoints:
+        return
     wrk = Wrk(pin=plan.pin)
     pinned_note = ""
     try:
@@ -242,6 +268,48 @@ def load_rounds(plan: Plan, url: str, results: Results, log: Log) -> None:
         results.notes.append(pinned_note)
 
 
+def admin_rounds(plan: Plan, url: str, results: Results, log: Log) -> None:
+    """fastmango's admin phase, ``admin_rounds`` times in a fresh process: log in, follow ``next`` to the keyset
+    page, load each variant (warm-up, then measured, as :func:`load_rounds`). In the first round, before any
+    load, the statements one request of each variant runs are read (after one unrecorded request of it).
+
+    Raises:
+        CheckFailed: the app answered the phase's requests wrongly.
+    """
+    app = next(app for app in plan.apps if app.key == FASTMANGO)
+    wrk = Wrk(pin=plan.pin)
+    try:
+        for round_number in range(1, plan.admin_rounds + 1):
+            with _server(plan, app, url) as server:
+                server.wait_ready()
+                try:
+                    token = admin_list.login(server.port)
+                    keyset_path = admin_list.follow(server.port, token)
+                except admin_list.PhaseFailed as exc:
+                    raise CheckFailed(f"admin phase: {exc}") from None
+                variants = admin_list.endpoints(token, keyset_path)
+                for endpoint in variants if not results.admin_reads else ():
+                    # before any load: requests wrk leaves in flight would still be running their statements
+                    results.admin_reads[endpoint.key] = admin_list.read(server.port, token, endpoint.path)
+                for endpoint in variants:
+                    wrk.run(server.port, endpoint, plan.warmup)
+                    if plan.pin:
+                        pin_database(url)
+                    cpu_before = server.cpu_seconds()
+                    result = wrk.run(server.port, endpoint, plan.duration)
+                    result = dataclasses.replace(result, cpu_seconds=server.cpu_seconds() - cpu_before)
+                    results.admin_load.setdefault(endpoint.key, []).append(result)
+                    counted = len(results.admin_reads[endpoint.key].counts)
+                    log(
+                        f"admin round {round_number}/{plan.admin_rounds} {endpoint.key:12} {result.rps:8.0f} req/s  "
+                        f"{result.cpu_us_per_request:6.0f} us CPU/req  p50 {result.p50_ms:6.2f} ms  "
+                        f"p99 {result.p99_ms:6.2f} ms  {counted} COUNT"
+                        + (f"  {result.errors} errors" if result.errors else "")
+                    )
+    finally:
+        wrk.close()
+
+
 def read_plan_cache(port: int) -> dict[str, float] | None:
     """The fastmango app's plan-cache counters (:func:`tools.bench.plan_cache.read_plan_cache_stats` in the
     server process, answered on :data:`tools.bench.plan_cache.STATS_PATH`); None when it has no plan cache."""
@@ -257,9 +325,12 @@ def run(plan: Plan, log: Log) -> Results:
     results.record_load_average("start")
     with bench_database(plan.server_url, results, log) as url:
         check_apps(plan, url, log)
-        time_startups(plan, url, results, log)
-        results.record_load_average("after the start-up phase")
+        if plan.startup:
+            time_startups(plan, url, results, log)
+            results.record_load_average("after the start-up phase")
         load_rounds(plan, url, results, log)
+        if plan.has_admin_phase:
+            admin_rounds(plan, url, results, log)
     results.record_load_average("end")
     results.seconds = time.perf_counter() - started
     return results

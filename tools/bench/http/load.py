@@ -55,6 +55,7 @@ class Endpoint:
         path: The path of a fixed GET.
         floor_goals: The shares of the floor's req/s fastmango must reach at least (empty: 0.5x for a
             ``database`` endpoint, no goal otherwise).
+        headers: Sent with every request (the admin phase's ``Authorization``).
     """
 
     key: str
@@ -63,10 +64,12 @@ class Endpoint:
     script: str = ""
     path: str = "/"
     floor_goals: tuple[float, ...] = ()
+    headers: tuple[tuple[str, str], ...] = ()
 
     def lua(self) -> str:
         body = self.script or f'wrk.method = "GET"\nwrk.path = "{self.path}"\n'
-        return _SEED + body + _DONE
+        headers = "".join(f'wrk.headers["{name}"] = "{value}"\n' for name, value in self.headers)
+        return _SEED + headers + body + _DONE
 
 
 ENDPOINTS: tuple[Endpoint, ...] = (
@@ -188,11 +191,11 @@ class Wrk:
         self.executable = executable
         self.pin = pin
         self.folder = Path(tempfile.mkdtemp(prefix="fm_bench_wrk_"))
-        for endpoint in ENDPOINTS:
-            (self.folder / f"{endpoint.key}.lua").write_text(endpoint.lua())
 
     def run(self, port: int, endpoint: Endpoint, seconds: float) -> LoadResult:
         """Load ``endpoint`` for ``seconds``; raises RuntimeError when wrk fails."""
+        script = self.folder / f"{endpoint.key}.lua"
+        script.write_text(endpoint.lua())  # each time: the admin phase's scripts hold a token made at run time
         command = [
             self.executable,
             "--threads",
@@ -204,7 +207,7 @@ class Wrk:
             "--timeout",
             "5s",
             "--script",
-            str(self.folder / f"{endpoint.key}.lua"),
+            str(script),
             f"http://127.0.0.1:{port}",
         ]
         if self.pin:

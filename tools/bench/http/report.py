@@ -1,5 +1,6 @@
 """The markdown of tools/bench/RESULTS.md: per endpoint, requests/s and p50/p99 latency of each app with its
-ratio to the floor and to FastAPI + SQLAlchemy; start-up and memory; fastmango's goals."""
+ratio to the floor and to FastAPI + SQLAlchemy; fastmango's admin list on a 100,000-row table; start-up and
+memory; fastmango's goals."""
 
 from __future__ import annotations
 
@@ -8,6 +9,7 @@ from collections.abc import Sequence
 from pathlib import Path
 
 from tools.bench import plan_cache
+from tools.bench.http import admin_list, checks, common, statements
 from tools.bench.http.harness import Plan, Results, median
 from tools.bench.http.load import CONNECTIONS, Endpoint, LoadResult, floor_goals
 
@@ -109,6 +111,7 @@ def goals(plan: Plan, results: Results) -> list[str]:
             lines.append(
                 f"| {endpoint.key}: {goal} | {ratio:.2f}x req/s ({cpu_ratio:.2f}x by CPU time per request) | {met} |"
             )
+    lines += admin_goal(results)
     startup = median(results.startup.get(FASTMANGO, []))
     if not math.isnan(startup):
         met = "yes" if startup < 1 else "NO"
@@ -121,6 +124,88 @@ def goals(plan: Plan, results: Results) -> list[str]:
             f"{'yes' if ratio <= 1.10 else 'NO'} |"
         )
     return [*lines, ""]
+
+
+def admin_goal(results: Results) -> list[str]:
+    """Issue 16's goal, from the statements read: the admin's pages of the large table run no COUNT."""
+    reads = results.admin_reads
+    if not all(key in reads for key in admin_list.ADMIN_VARIANTS):
+        return []
+    parts = [
+        f"{_SHORT[key]}: {_counted(reads[key])}"
+        for key in (*admin_list.ADMIN_VARIANTS, admin_list.CRUD)
+        if key in reads
+    ]
+    met = "yes" if not any(reads[key].counts for key in admin_list.ADMIN_VARIANTS) else "NO"
+    goal = f"admin list of a {common.ENTRY_ROWS:,}-row table: no COUNT"
+    return [f"| {goal} | {'; '.join(parts)} (the statements one request runs, read from the app) | {met} |"]
+
+
+_SHORT = {admin_list.FIRST: "first page", admin_list.KEYSET: "keyset page", admin_list.CRUD: "CRUD offset page"}
+
+
+def _counted(read: admin_list.Read) -> str:
+    """``no COUNT``, ``1 COUNT``, ``1 COUNT (capped: over a LIMIT subquery)``."""
+    found = read.counts
+    if not found:
+        return "no COUNT"
+    capped = sum(statements.is_capped_count(sql) for sql in found)
+    how = f" ({capped} capped: over a LIMIT subquery)" if capped and capped < len(found) else ""
+    how = " (capped: over a LIMIT subquery)" if capped == len(found) else how
+    return f"{len(found)} COUNT{'s' if len(found) > 1 else ''}{how}"
+
+
+def admin_section(results: Results) -> list[str]:
+    """fastmango's admin list of ``benchentry`` against the CRUD offset page: load, statements, totals."""
+    if not results.admin_load:
+        return []
+    rounds = max(len(runs) for runs in results.admin_load.values())
+    lines = [
+        f"fastmango only: `{common.ENTRY_TABLE}`, a table of its own with {common.ENTRY_ROWS:,} rows (id, title, "
+        "pages, published; no foreign key), registered in the bench app's admin "
+        f'(`admin.register(BenchEntry)`, default ordering `-id`) and on a `CRUDRouter(pagination="offset")` at '
+        f"`{common.ENTRIES_PATH}`. Every request carries the Bearer token of a staff superuser (created in the "
+        "bench database through `User.objects.create_superuser`, logged in with `POST /auth/token` when the "
+        "process starts), the CRUD requests too, so that all three pay the same authentication. Same wrk "
+        f"settings as above; {rounds} round(s), each a fresh process; medians. The statements are those one "
+        "request runs (its authentication's too; transaction control left out), read once per variant in the "
+        "first round, before any load and after one unrecorded request, through fastmango's query hook "
+        f"(`fastmango.db.hook.subscribe`, from the bench app's `{statements.PATH}`). A COUNT of a subquery with "
+        f"a LIMIT (capped) reads at most that many rows (the admin's exact count stops at "
+        f"{checks.ADMIN_COUNT_LIMIT:,} + 1), yet is a COUNT.",
+        "",
+        "| variant | req/s | CPU us/req | p50 ms | p99 ms | spread | statements | COUNT | total answered |",
+        "|---|---:|---:|---:|---:|---:|---:|---|---|",
+    ]
+    for key, label in admin_list.VARIANTS:
+        runs = results.admin_load.get(key, [])
+        row = _medians(runs)
+        read = results.admin_reads.get(key)
+        spread = f"{row['spread']:.0f}%" if not math.isnan(row["spread"]) else "-"
+        if row["errors"]:
+            spread += f", {int(row['errors'])} errors"
+        cells = [label, _num(row["rps"]), _num(row["cpu"]), _num(row["p50"], 2), _num(row["p99"], 2), spread]
+        cells += [str(len(read.statements)), _counted(read), _total(read)] if read else ["-", "-", "-"]
+        lines.append("| " + " | ".join(cells) + " |")
+    lines.append("")
+    for key, label in admin_list.VARIANTS:
+        read = results.admin_reads.get(key)
+        if read is None:
+            continue
+        lines += [f"{label}: `GET {read.path}` answered {read.status} after running", ""]
+        for number, sql in enumerate(read.statements, 1):
+            mark = " **(COUNT)**" if statements.is_count(sql) else ""
+            lines.append(f"{number}. `{sql}`{mark}")
+        lines.append("")
+    return lines
+
+
+def _total(read: admin_list.Read) -> str:
+    if read.total is None:
+        return "-"
+    if read.total_is_estimate is None:
+        return f"`total` {read.total:,}"
+    return f"`total` {read.total:,}, `total_is_estimate` {str(read.total_is_estimate).lower()}"
 
 
 def plan_cache_lines(results: Results) -> list[str]:
@@ -168,6 +253,9 @@ def document(plan: Plan, results: Results, environment: str, command: str) -> st
     ]
     for endpoint in plan.endpoints:
         lines += endpoint_table(plan, results, endpoint)
+    admin_lines = admin_section(results)
+    if admin_lines:
+        lines += [f"### Admin list on a {common.ENTRY_ROWS:,}-row table", "", *admin_lines]
     lines += [
         "### Start-up and memory",
         "",

@@ -4,12 +4,13 @@ from __future__ import annotations
 
 import contextlib
 import http.client
+import json
 import os
 import signal
 import socket
 import subprocess
 import time
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -122,6 +123,30 @@ def http_get(port: int, path: str, timeout: float = 2.0) -> tuple[int, bytes]:
     conn = http.client.HTTPConnection("127.0.0.1", port, timeout=timeout)
     try:
         conn.request("GET", path)
+        response = conn.getresponse()
+        return response.status, response.read()
+    finally:
+        conn.close()
+
+
+def request(
+    port: int,
+    method: str,
+    path: str,
+    body: object = None,
+    headers: Mapping[str, str] | None = None,
+    *,
+    raw: bytes | None = None,
+) -> tuple[int, bytes]:
+    """One request on 127.0.0.1:``port``, with ``body`` as JSON (unless None) or ``raw`` bytes; the status and
+    body of the answer."""
+    conn = http.client.HTTPConnection("127.0.0.1", port, timeout=10)
+    try:
+        sent = dict(headers or {})
+        if body is not None:
+            sent["Content-Type"] = "application/json"
+            raw = json.dumps(body).encode()
+        conn.request(method, path, body=raw, headers=sent)
         response = conn.getresponse()
         return response.status, response.read()
     finally:
