@@ -4,10 +4,12 @@ A user with ``auth_user.change`` could otherwise make themselves a superuser, or
 belong to) any permission: Django's admin allows both and warns about it in its documentation. Here, for every
 surface that writes users and groups (the admin, its assistant, AI tools), a caller who is not a superuser:
 
-- cannot grant or take superuser status, nor change, delete or set the password of a superuser's account;
+- cannot grant or take superuser status, nor change, delete or set the password of an account that is a
+  superuser's or holds a permission they lack (an account takeover is an escalation too);
 - can add to a user, or to a group, only permissions they hold themselves, directly or through a group of theirs
   (permissions a user or group already had stay, whoever edits it);
-- can add members to a group only when they hold every permission of that group.
+- can add members to a group only when they hold every permission of that group;
+- cannot change a permission's users or groups (that goes through the user and group forms).
 """
 
 from __future__ import annotations
@@ -32,9 +34,7 @@ async def check_user_write(caller: Caller, values: Mapping[str, Any], relations:
     if _superuser(caller):
         return
     if pk is not None:
-        target = await User.objects.filter(pk=pk).values_list("is_superuser", flat=True)[:1]
-        if target and target[0]:
-            raise _refuse("Only a superuser can change a superuser's account.")
+        await _check_target(caller, pk, "change")
     if values.get("is_superuser"):
         raise _refuse("Only a superuser can make a user a superuser.")
     relations = relations or {}
@@ -49,9 +49,34 @@ async def check_user_write(caller: Caller, values: Mapping[str, Any], relations:
 
 
 async def check_user_delete(caller: Caller, pk: Any) -> None:
-    """Refuse the deletion of a superuser's account by a caller who is not one."""
-    if not _superuser(caller) and await User.objects.filter(pk=pk, is_superuser=True).exists():
-        raise _refuse("Only a superuser can delete a superuser's account.")
+    """Refuse the deletion of an account more privileged than the caller's."""
+    if not _superuser(caller):
+        await _check_target(caller, pk, "delete")
+
+
+async def check_permission_write(caller: Caller, relations: Relations) -> None:
+    """Who holds a permission changes only through the user and group forms (checked there), or by a superuser."""
+    if relations and not _superuser(caller):
+        raise _refuse("Only a superuser changes a permission's users or groups; grant it on the user or group.")
+
+
+async def _check_target(caller: Caller, pk: Any, verb: str) -> None:
+    """Refuse to ``verb`` an account that is a superuser's or holds a permission the caller lacks (active or not:
+    reactivating a powerful account is a takeover too)."""
+    target = await User.objects.filter(pk=pk).values_list("is_superuser", flat=True)[:1]
+    if not target:
+        return  # the resource answers the 404
+    if target[0]:
+        raise _refuse(f"Only a superuser can {verb} a superuser's account.")
+    direct = await _linked(UserPermission, "user_id", "permission_id", pk)
+    codenames = await _codenames(list(direct)) | await _group_codenames(
+        list(await _linked(UserGroup, "user_id", "group_id", pk))
+    )
+    missing = codenames - await permissions_of(caller.user)
+    if missing:
+        raise _refuse(
+            f"You cannot {verb} the account of a user holding permissions you lack ({', '.join(sorted(missing))})."
+        )
 
 
 async def check_group_write(caller: Caller, relations: Relations, pk: Any = None) -> None:

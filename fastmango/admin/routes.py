@@ -31,6 +31,7 @@ MAX_LIMIT, DEFAULT_LIMIT = 200, 50
 #: Rows a CSV export holds at most.
 MAX_EXPORT_ROWS = 100_000
 _EXPORT_CHUNK = 1000
+_FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
 
 Staff = Annotated[User, Depends(require_staff)]
 
@@ -180,8 +181,11 @@ def admin_router(site: AdminSite, prefix: str = "/admin/api") -> APIRouter:
         try:
             await model_admin.resource.read_one(me, key)
         except ProblemError:
-            # A deleted row keeps its history; one the caller cannot see (but exists) is a 404 as everywhere.
-            if await model_admin.model.objects.filter(pk=key).exists():
+            # One the caller cannot see (but exists) is a 404 as everywhere. A deleted row keeps its history, but
+            # whether the caller could have seen it is no longer known: only an unscoped resource's or a
+            # superuser's is shown.
+            exists = await model_admin.model.objects.filter(pk=key).exists()
+            if exists or (model_admin.resource.scoped and not user.is_superuser):
                 raise
         entries = await history.of(model_admin.model, key)
         return _json({"items": [entry.as_dict() for entry in entries]})
@@ -202,7 +206,9 @@ def _cell(model_admin: Any, row: dict[str, Any], column: str) -> Any:
         relation = model_admin.resource.info.relations[column].mapper.class_
         from fastmango.api.labels import object_label
 
-        return object_label(relation, value)
+        value = object_label(relation, value)
     if isinstance(value, bool):
         return "true" if value else "false"
+    if isinstance(value, str) and value.startswith(_FORMULA_STARTS):
+        return "'" + value  # a spreadsheet would run it as a formula (CSV injection)
     return "" if value is None else value

@@ -127,6 +127,11 @@ class ModelResource(Generic[M]):
         self.rows_fast_path = set(fields) <= {*self.columns, *self.relations}
         self.build = row_builder(self.paths, self.columns, self.relations)
 
+    @property
+    def scoped(self) -> bool:
+        """Whether a base QuerySet narrows the rows (then who may see a row depends on the caller)."""
+        return self._queryset is not None
+
     async def queryset(self, caller: Caller) -> QuerySet[Any]:
         """The rows ``caller`` may see at all: the base QuerySet of every operation."""
         base = self._queryset

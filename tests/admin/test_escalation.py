@@ -3,13 +3,24 @@
 from __future__ import annotations
 
 import httpx
+import pytest
 
+from fastmango.admin.users import permissions
+from fastmango.api import Caller
 from fastmango.auth import User
-from fastmango.auth.models import Group, Permission
+from fastmango.auth.models import Group, Permission, UserGroup
+from fastmango.core.errors import ProblemError
 from tests.admin.conftest import headers_for
 
 API = "/admin/api"
-USER_MANAGER = ("auth_user.view", "auth_user.change", "auth_user.delete", "auth_group.view", "auth_group.change")
+USER_MANAGER = (
+    "auth_user.view",
+    "auth_user.change",
+    "auth_user.delete",
+    "auth_group.view",
+    "auth_group.change",
+    "auth_permission.view",
+)
 
 
 async def permission_id(codename: str) -> int:
@@ -30,7 +41,9 @@ async def test_a_user_manager_cannot_make_anyone_a_superuser(client: httpx.Async
     assert allowed.status_code == 200
 
 
-async def test_only_permissions_held_can_be_granted_and_those_already_there_stay(client: httpx.AsyncClient) -> None:
+async def test_only_permissions_held_are_granted_and_more_privileged_accounts_are_left_alone(
+    client: httpx.AsyncClient,
+) -> None:
     manager = await headers_for(client, "manager", *USER_MANAGER, "book.view")
     other = await User.objects.create_user("other", password="a password 1")
     delete_books, view_books = await permission_id("book.delete"), await permission_id("book.view")
@@ -40,9 +53,34 @@ async def test_only_permissions_held_can_be_granted_and_those_already_there_stay
     assert "book.delete" in refused.json()["detail"]
     assert not await other.has_perm("book.delete")
     assert (await client.patch(url, json={"user_permissions": [view_books]}, headers=manager)).status_code == 200
-    await other.grant("book.delete")  # granted by someone who holds it
-    kept = await client.patch(url, json={"user_permissions": [view_books, delete_books]}, headers=manager)
-    assert kept.status_code == 200
+    await other.grant("book.delete")  # granted by someone who holds it: other now holds more than the manager
+    taken = await client.patch(url, json={"email": "mine@example.com"}, headers=manager)
+    assert taken.status_code == 403
+    assert "book.delete" in taken.json()["detail"]
+    assert (await client.post(f"{url}/password", json={"password": "taken over!"}, headers=manager)).status_code == 403
+    assert (await client.delete(url, headers=manager)).status_code == 403
+    await other.revoke("book.delete")
+    await User.objects.filter(pk=other.id).update(is_active=False)
+    again = await client.patch(url, json={"is_active": True}, headers=manager)
+    assert again.status_code == 200  # an inactive account holding no more than the manager may be reactivated
+
+
+async def test_a_permissions_holders_change_only_on_the_user_and_group_forms(client: httpx.AsyncClient) -> None:
+    staff = await headers_for(client, "staff", "auth_permission.view", "auth_permission.change")
+    mine = await Group.objects.create(name="mine")
+    await UserGroup.objects.create(user_id=(await User.objects.get(username="staff")).id, group_id=mine.id)
+    delete_books = await permission_id("book.delete")
+    url = f"{API}/models/auth_permission/{delete_books}"
+    for relation, key in (("users", 1), ("groups", mine.id)):
+        refused = await client.patch(url, json={relation: [key]}, headers=staff)
+        assert refused.status_code in (403, 422), refused.text  # 422: the admin sees no user it may link
+        # The resource refuses it too, for every surface (an AI tool, a task), whatever the admin checks first.
+        with pytest.raises(ProblemError) as failure:
+            await permissions.update(
+                Caller(user=await User.objects.get(username="staff")), delete_books, {}, relations={relation: [key]}
+            )
+        assert failure.value.status == 403
+    assert not await (await User.objects.get(username="staff")).has_perm("book.delete")
 
 
 async def test_groups_carry_no_more_than_the_granting_user_holds(client: httpx.AsyncClient) -> None:
