@@ -42,14 +42,14 @@ def dev(
         application = load_app(project)
         if check:
             preflight(application)
-        from fastmango.cli.dev_app import DevApp, check_migrations_later
+        from fastmango.cli.dev_app import DevApp, check_project_later
 
         served = DevApp(
             application,
             project.app_path,
             project.root,
             serve_failures=False,
-            on_started=check_migrations_later(application, project.migrations_dir),
+            on_started=check_project_later(application, project.migrations_dir),
         )
         announce(project, host, port)
         uvicorn.run(served, host=host, port=port, log_config=None, access_log=False, lifespan="on", proxy_headers=False)

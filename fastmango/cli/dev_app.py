@@ -6,8 +6,9 @@ a file changes. ``fastmango dev`` hands uvicorn ``fastmango.cli.dev_app:app`` in
 in the child imports the project's app once and, if that fails, serves an RFC 9457 problem (503, the file,
 line and error in ``detail``, the traceback in the body) so that the reloader keeps watching and the next
 change loads the app again. A failure in the app's start-up (a plugin's ``startup``) is answered the same way.
-Once the app has started, unapplied migrations and model changes without a migration are reported (from a
-thread: the first request does not wait); ``--no-reload`` serves the app through :class:`DevApp` for that.
+Once the app has started, what ``fastmango check`` finds is reported (unapplied migrations, model changes
+without a migration and the other database checks from a thread: the first request does not wait);
+``--no-reload`` serves the app through :class:`DevApp` for that.
 
 The project comes from environment variables the parent process sets (the child inherits them); the app is
 imported on the first access to ``app``, not when the parent imports this module for the names.
@@ -145,17 +146,68 @@ def check_migrations_later(app: Any, directory: Path) -> Callable[[], None]:
     return start
 
 
+def check_project_later(app: Any, directory: Path) -> Callable[[], None]:
+    """A callback that prints what ``fastmango check`` finds about ``app``, without refusing to serve.
+
+    The checks that do no I/O (settings, routes, AI, tasks: a few milliseconds) run at once, so their findings
+    come before the first request; the migration warnings and the checks that read the database run from a
+    thread, as :func:`check_migrations_later` runs them.
+    """
+
+    def start() -> None:
+        print_findings(app, directory, database=False)
+        threading.Thread(target=_database_findings, args=(app, directory), name="fastmango-check", daemon=True).start()
+
+    return start
+
+
+def _database_findings(app: Any, directory: Path) -> None:
+    print_migration_warnings(app, directory)
+    print_findings(app, directory, database=True)
+
+
+def print_findings(app: Any, directory: Path, *, database: bool) -> None:
+    """Log the findings of the system checks of ``app``: the database ones, or the others.
+
+    The database ones leave out the migration findings: :func:`print_migration_warnings` says those.
+    """
+    import asyncio
+
+    from fastmango.core.app import FastMango
+    from fastmango.core.system_checks import CheckContext, run_checks, run_checks_now
+
+    if not isinstance(app, FastMango):
+        return
+    context = CheckContext(app.settings, app, directory)
+    try:
+        if database:
+            from fastmango.auth.system_checks import MIGRATION_IDS
+
+            found = [f for f in asyncio.run(run_checks(context, ["database"])) if f.id not in MIGRATION_IDS]
+        else:
+            found = run_checks_now(context)
+    except Exception as exc:
+        logger.warning("Could not run the checks: %s", exc)
+        return
+    for finding in found:
+        level = {"error": logging.ERROR, "warning": logging.WARNING}.get(finding.level, logging.INFO)
+        fix = f" Fix: {finding.hint}." if finding.hint else ""
+        logger.log(level, "%s: %s.%s", finding.id, finding.message, fix)
+
+
 def print_migration_warnings(app: Any, directory: Path) -> None:
     """Log what :func:`fastmango.db.migrations.check.migration_warnings` says about ``app``'s database."""
     import asyncio
 
     from fastmango.core.app import FastMango
-    from fastmango.db.migrations import Migrations
-    from fastmango.db.migrations.check import migration_warnings
 
     if not isinstance(app, FastMango):
         return
-    logging.getLogger("alembic").setLevel(logging.WARNING)  # its INFO lines ("Context impl SQLiteImpl") are noise here
+    # Its INFO lines ("Context impl SQLiteImpl", "setup plugin ..." on import) are noise here.
+    logging.getLogger("alembic").setLevel(logging.WARNING)
+    from fastmango.db.migrations import Migrations
+    from fastmango.db.migrations.check import migration_warnings
+
     try:
         lines = asyncio.run(migration_warnings(Migrations.for_app(directory, app)))
     except Exception as exc:
@@ -242,7 +294,7 @@ def load() -> ASGIApp:
     except Exception as exc:
         return unavailable(exc, app_path, root, "App cannot load", "cannot load")
     migrations = Path(os.environ.get(MIGRATIONS_ENV) or root / "migrations")
-    return DevApp(application, app_path, root, on_started=check_migrations_later(application, migrations))
+    return DevApp(application, app_path, root, on_started=check_project_later(application, migrations))
 
 
 def __getattr__(name: str) -> Any:

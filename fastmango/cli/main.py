@@ -37,6 +37,7 @@ def _register_commands() -> None:
         ai_eval,
         ai_usage,
         auth_commands,
+        check_commands,
         db_commands,
         dev,
         project_init,

@@ -112,3 +112,28 @@ async def test_without_serve_failures_a_failing_start_up_reaches_the_server(tmp_
     inner = Starlette(lifespan=lifespan)
     with pytest.raises(RuntimeError, match="the cache is not reachable"):
         await get(DevApp(inner, "demo.app:app", tmp_path, serve_failures=False))
+
+
+def test_the_checks_that_do_no_io_are_logged_when_the_app_starts(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    import logging
+
+    from fastmango import FastMango, Settings
+
+    app = FastMango(settings=Settings(database_url="sqlite:///:memory:"), configure_logging=False)
+
+    @app.get("/posts/{pk}")
+    async def post(pk: str) -> None: ...
+
+    @app.get("/posts/latest")
+    async def latest() -> None: ...
+
+    with caplog.at_level(logging.INFO, logger="fastmango.dev"):
+        dev_app.print_findings(app, tmp_path, database=False)
+    assert [(r.levelname, r.getMessage().split(":")[0]) for r in caplog.records] == [("WARNING", "fastmango.W201")]
+    assert "Fix: declare /posts/latest before /posts/{pk}" in caplog.records[0].getMessage()
+    caplog.clear()
+    with caplog.at_level(logging.INFO, logger="fastmango.dev"):
+        dev_app.print_findings(app, tmp_path, database=True)  # in memory: nothing to read
+    assert caplog.records == []
