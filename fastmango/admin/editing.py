@@ -15,6 +15,7 @@ from typing import TYPE_CHECKING, Any
 
 from pydantic import BaseModel, ValidationError
 
+from fastmango.admin.relations import check_keys, merged_links, visible_links
 from fastmango.api.caller import Caller
 from fastmango.api.resource import ModelResource
 from fastmango.core.errors import ProblemError
@@ -74,10 +75,13 @@ def _split(model_admin: ModelAdmin, body: Mapping[str, Any], partial: bool) -> _
         elif key == model_admin.pk or key in model_admin.readonly_fields or info.server_set:
             continue  # shown on the form, never written from it
         elif info.kind == "m2m":
+            keys, problem = check_keys(model_admin, key, value) if isinstance(value, list) else ([], None)
             if not isinstance(value, list):
                 plan.errors.append({"field": key, "message": "A list of keys is expected."})
+            elif problem is not None:
+                plan.errors.append({"field": key, "message": problem})
             else:
-                plan.relations[key] = value
+                plan.relations[key] = keys
         else:
             own[key] = value
     schema = model_admin.resource.update_schema if partial else model_admin.resource.create_schema
@@ -139,11 +143,12 @@ async def save(model_admin: ModelAdmin, caller: Caller, body: Any, pk: Any = Non
         raise FieldErrors(plan.errors)
     resource = model_admin.resource
     async with transaction():
+        relations = await merged_links(model_admin, caller, pk, plan.relations) if plan.relations else {}
         if pk is None:
-            row = await resource.create(caller, plan.values, relations=plan.relations)
+            row = await resource.create(caller, plan.values, relations=relations)
             pk = row[model_admin.pk]
         else:
-            await resource.update(caller, pk, plan.values, relations=plan.relations)
+            await resource.update(caller, pk, plan.values, relations=relations)
         for inline, operation, key, values in plan.inlines:
             await _write_inline(inline, caller, pk, operation, key, values)
     return pk
@@ -164,9 +169,10 @@ async def _write_inline(inline: Inline, caller: Caller, parent: Any, operation: 
         await resource.update(caller, key, values)
 
 
-async def inline_rows(model_admin: ModelAdmin, caller: Caller, pk: Any) -> dict[str, list[dict[str, Any]]]:
-    """The rows of each inline of row ``pk`` that the caller may list (an inline they may not is left out)."""
-    found = {}
+async def inline_rows(model_admin: ModelAdmin, caller: Caller, pk: Any) -> dict[str, list[Any]]:
+    """The rows of each inline of row ``pk`` that the caller may list (an inline they may not is left out), and
+    the keys of each many-to-many field the caller may see (the detail's rows of other models)."""
+    found: dict[str, list[Any]] = dict(await visible_links(model_admin, caller, pk))
     for inline in model_admin.inline_admins:
         resource = inline.resource
         if not await resource.allowed(caller, "list"):

@@ -20,11 +20,11 @@ from typing import TYPE_CHECKING, Any
 from pydantic_core import to_jsonable_python
 from sqlalchemy import text
 
+from fastmango.admin.relations import labels_of, visible_links
 from fastmango.api.bounds import is_utc, utc_moment, value_adapter
 from fastmango.api.caller import Caller
 from fastmango.api.filters import BadQueryParameter
 from fastmango.api.labels import label_field, object_label
-from fastmango.api.links import linked
 from fastmango.db import execute
 from fastmango.db.compiler import model_info
 from fastmango.db.expressions import Q
@@ -212,7 +212,7 @@ async def facets(model_admin: ModelAdmin, caller: Caller, params: Sequence[tuple
     own = [(key, value) for key, value in params if key != path and not key.startswith(path + "__")]
     queryset = (await filtered(model_admin, caller, own)).order_by()
     values = await queryset.values_list(path, flat=True).order_by(path).distinct()[:MAX_FACET_VALUES]
-    labels = await _facet_labels(model_admin, field, list(values))
+    labels = await _facet_labels(model_admin, caller, field, list(values))
     found = []
     for value in values:
         matching = queryset.filter(**({path: value} if value is not None else {f"{path}__isnull": True}))
@@ -222,7 +222,7 @@ async def facets(model_admin: ModelAdmin, caller: Caller, params: Sequence[tuple
     return {"field": field, "values": found}
 
 
-async def _facet_labels(model_admin: ModelAdmin, field: str, values: list[Any]) -> dict[Any, str]:
+async def _facet_labels(model_admin: ModelAdmin, caller: Caller, field: str, values: list[Any]) -> dict[Any, str]:
     info = model_admin.fields.get(field) or model_admin.fields.get(model_admin.filter_paths[field])
     if info is not None and info.choices:
         return {value: label for value, label in info.choices}
@@ -232,11 +232,7 @@ async def _facet_labels(model_admin: ModelAdmin, field: str, values: list[Any]) 
         related = relation.mapper.class_ if relation is not None else None
     if related is None:
         return {}
-    pk = model_info(related).pk_name
-    shown = label_field(related)
-    names = [pk, shown] if shown else [pk]
-    rows = await related.objects.filter(**{f"{pk}__in": [v for v in values if v is not None]}).values(*names)
-    return {row[pk]: object_label(related, row) for row in rows}
+    return await labels_of(model_admin, caller, related, values)
 
 
 async def autocomplete(
@@ -262,10 +258,11 @@ async def autocomplete(
     return {"items": [{"pk": row[pk], "label": object_label(model_admin.model, row)} for row in rows]}
 
 
-async def with_relations(model_admin: ModelAdmin, row: dict[str, Any]) -> dict[str, Any]:
-    """A detail row with its many-to-many keys (``"tags": [1, 2]``) and its label."""
-    pk = row[model_admin.pk]
-    for name, info in model_admin.fields.items():
-        if info.kind == "m2m":
-            row[name] = (await linked(model_admin.model, name, [pk]))[pk]
+async def with_relations(model_admin: ModelAdmin, row: dict[str, Any], caller: Caller | None = None) -> dict[str, Any]:
+    """A detail row with the many-to-many keys the caller may see (``"tags": [1, 2]``) and its label.
+
+    Without ``caller`` the many-to-many fields are left out (:func:`fastmango.admin.editing.inline_rows` adds them
+    for its caller)."""
+    if caller is not None:
+        row.update(await visible_links(model_admin, caller, row[model_admin.pk]))
     return _labelled(model_admin, row)

@@ -81,12 +81,37 @@ async def linked(model: type[Any], name: str, pks: Iterable[Any]) -> dict[Any, l
     return found
 
 
+def target_keys(model: type[Any], name: str, targets: Sequence[Any]) -> list[Any]:
+    """``targets`` as keys of the related model of ``name`` (validated with its primary key's type).
+
+    Raises:
+        ProblemError: 422 naming ``name`` when one is no such key (an object, a list, text for an integer key...).
+    """
+    from fastmango.api.bounds import value_adapter
+    from fastmango.core.errors import ProblemError
+
+    target = link_of(model, name).target
+    adapter = value_adapter(target, model_info(target).pk_name)
+    keys = []
+    for index, key in enumerate(targets):
+        try:
+            if key is None or isinstance(key, (dict, list, bool)):
+                raise ValueError(key)
+            keys.append(adapter.validate_python(key))
+        except ValueError:
+            message = f"Item {index} is not a key of {target.__name__}."
+            raise ProblemError(
+                422, f"{name}: {message}", title="Validation failed", errors=[{"field": name, "message": message}]
+            ) from None
+    return keys
+
+
 async def set_links(model: type[Any], name: str, pk: Any, targets: Sequence[Any]) -> list[Any] | None:
     """Link row ``pk`` to exactly ``targets`` through ``name`` (others unlinked); the keys before, or None when
     nothing changed."""
     link = link_of(model, name)
+    wanted = list(dict.fromkeys(target_keys(model, name, targets)))
     current = (await linked(model, name, [pk]))[pk]
-    wanted = list(dict.fromkeys(targets))
     remove = [key for key in current if key not in wanted]
     add = [key for key in wanted if key not in current]
     if remove:
