@@ -187,6 +187,7 @@ async def delete_preview(model_admin: ModelAdmin, caller: Caller, pk: Any) -> di
     """The row and how many rows of each other model refer to it (deleted with it, or unlinked)."""
     resource = model_admin.resource
     await resource.authorize(caller, "delete")
+    await resource.authorize(caller, "get")
     row = await resource.read_one(caller, pk)
     from sqlmodel.main import default_registry
 
@@ -199,11 +200,11 @@ async def delete_preview(model_admin: ModelAdmin, caller: Caller, pk: Any) -> di
                     continue
                 model = mapper.class_
                 name = mapper.get_property_by_column(column).key
-                counted = await model.objects.filter(**{name: pk}).count()
+                site = model_admin.site
+                registered = site.admin_of_model(model) if site is not None else None
+                counted = await _related_count(registered, caller, model, name, pk)
                 if counted:
                     ondelete = (foreign_key.ondelete or "NO ACTION").upper()
-                    site = model_admin.site
-                    registered = site.admin_of_model(model) if site is not None else None
                     cascades.append(
                         {
                             "model": registered.name if registered is not None else model.__tablename__,
@@ -214,6 +215,19 @@ async def delete_preview(model_admin: ModelAdmin, caller: Caller, pk: Any) -> di
                         }
                     )
     return {"object": row, "cascades": cascades}
+
+
+async def _related_count(registered: ModelAdmin | None, caller: Caller, model: type[Any], name: str, pk: Any) -> int:
+    """The rows of ``model`` referring to ``pk`` through ``name`` that the caller may see: through its admin's
+    resource when it has one (none when the caller may not list it); a model with no admin (a link table, a
+    log) is counted for a superuser only."""
+    if registered is None:
+        if caller.user is None or not caller.user.is_superuser:
+            return 0
+        return int(await model.objects.filter(**{name: pk}).count())
+    if not await registered.resource.allowed(caller, "list"):
+        return 0
+    return await (await registered.resource.queryset(caller)).filter(**{name: pk}).count()
 
 
 def primary_key_of(model_admin: ModelAdmin, raw: str) -> Any:

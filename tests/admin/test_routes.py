@@ -206,9 +206,13 @@ async def test_actions_run_on_the_callers_rows_and_record_history(client: httpx.
 
 async def test_delete_preview_lists_what_refers_to_the_row(client: httpx.AsyncClient) -> None:
     data = await seed()
-    staff = await headers_for(client, "staff", "author.delete", "author.view")
+    staff = await headers_for(client, "staff", "author.delete", "author.view", "book.view")
     preview = (await client.get(f"{API}/models/author/{data['tolkien'].id}/delete-preview", headers=staff)).json()
     assert preview["object"]["name"] == "J. R. R. Tolkien"
+    # Counted as the caller sees books: the secret one is not.
+    assert [(c["model"], c["count"]) for c in preview["cascades"]] == [("book", 2)]
+    root = await headers_for(client, "root", superuser=True)
+    preview = (await client.get(f"{API}/models/author/{data['tolkien'].id}/delete-preview", headers=root)).json()
     assert [(c["model"], c["count"]) for c in preview["cascades"]] == [("book", 3)]
 
 

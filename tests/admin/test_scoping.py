@@ -90,6 +90,18 @@ async def test_m2m_keys_are_checked(client: httpx.AsyncClient) -> None:
     assert await _book_tags(book) == {s["maps"].id}
 
 
+async def test_delete_preview_needs_get_and_counts_what_the_caller_sees(client: httpx.AsyncClient) -> None:
+    s = await seed()
+    book = s["books"][0]
+    deleter = await headers_for(client, "deleter", "book.delete")
+    assert (await client.get(f"{API}/models/book/{book.id}", headers=deleter)).status_code == 403
+    assert (await client.get(f"{API}/models/book/{book.id}/delete-preview", headers=deleter)).status_code == 403
+    # Without book.view the author's books are not counted (nor is a hidden one with it).
+    blind = await headers_for(client, "blind", "author.view", "author.delete")
+    preview = await client.get(f"{API}/models/author/{s['tolkien'].id}/delete-preview", headers=blind)
+    assert preview.status_code == 200 and preview.json()["cascades"] == []
+
+
 async def test_facet_labels_come_through_the_related_admin_or_are_keys(client: httpx.AsyncClient) -> None:
     from fastmango.auth import User
     from fastmango.auth.models import Group, UserGroup
