@@ -146,6 +146,8 @@ def assistant_router(site: AdminSite, prefix: str = "/admin/api") -> APIRouter:
             raise _invalid("message", f"A question of 1 to {MAX_MESSAGE_LENGTH} characters is expected.")
         spec = agent_of(site, request.app.settings)
         messages = _history(body.get("history"))
+        if messages and _unanswered(spec, messages):
+            raise _invalid("history", "The history ends with tool calls that have no result.")
         if messages and _waiting(spec, messages):
             raise ProblemError(
                 409, "Proposed changes wait for a decision: approve or reject them first.", title="Conflict"
@@ -165,6 +167,8 @@ def assistant_router(site: AdminSite, prefix: str = "/admin/api") -> APIRouter:
         if not isinstance(decisions, dict) or not all(isinstance(value, bool) for value in decisions.values()):
             raise _invalid("decisions", "An object of tool call ids to true (approve) or false (reject) is expected.")
         waiting = _waiting(spec, messages or [])
+        if _unanswered(spec, messages or []):
+            raise _invalid("history", "The history ends with tool calls that have no result.")
         if not waiting:
             raise ProblemError(409, "No proposed change waits for a decision in this history.", title="Conflict")
         unknown = sorted(set(decisions) - set(waiting))
@@ -217,6 +221,23 @@ def _waiting(spec: AgentSpec, messages: list[Any]) -> list[str]:
         part.tool_call_id
         for part in messages[last].parts
         if isinstance(part, ToolCallPart) and part.tool_name in approval and part.tool_call_id not in answered
+    ]
+
+
+def _unanswered(spec: AgentSpec, messages: list[Any]) -> list[str]:
+    """The ids of the calls of the history's last response to tools that need no approval and have no result:
+    a history the assistant never answers with (it runs those calls before it answers), so a forged one."""
+    from pydantic_ai.messages import ModelResponse, ToolCallPart
+
+    last = next((i for i in range(len(messages) - 1, -1, -1) if isinstance(messages[i], ModelResponse)), None)
+    if last is None:
+        return []
+    answered = {getattr(part, "tool_call_id", None) for message in messages[last + 1 :] for part in message.parts}
+    approval = {tool.name for tool in spec.registry if tool.requires_approval}
+    return [
+        part.tool_call_id
+        for part in messages[last].parts
+        if isinstance(part, ToolCallPart) and part.tool_name not in approval and part.tool_call_id not in answered
     ]
 
 

@@ -71,6 +71,10 @@ def _nullable(model: type[Any], path: str) -> bool:
     return bool(column is not None and column.nullable and not column.primary_key)
 
 
+#: The largest offset a list cursor may carry (far past any table; well inside every database's BIGINT).
+MAX_CURSOR_OFFSET = 2**53
+
+
 def encode(payload: dict[str, Any]) -> str:
     raw = json.dumps(to_jsonable_python(payload, fallback=str), separators=(",", ":"))
     return base64.urlsafe_b64encode(raw.encode()).decode().rstrip("=")
@@ -134,6 +138,8 @@ async def page(
     offset = 0
     if cursor is not None and "off" in cursor:
         offset = max(int(cursor["off"]), 0) if str(cursor["off"]).isdigit() else 0
+        if offset > MAX_CURSOR_OFFSET:  # no database takes an OFFSET past a 64-bit integer
+            raise BadQueryParameter("cursor", "The cursor is not valid; use a `next` or `previous` value.")
         window = queryset[offset : offset + limit + 1]
     elif cursor is not None:
         values = _parse_values(model, ordering, cursor.get("v"))

@@ -39,15 +39,17 @@ def static_router(path: str = "/admin", static: Path = STATIC) -> APIRouter:
         return FileResponse(page, media_type="text/html", headers={"Cache-Control": "no-cache"})
 
     async def asset(request: Request, file: str) -> Response:
-        found = (root / "assets" / file).resolve()
-        if not found.is_relative_to(root / "assets") or not found.is_file():
+        found = _resolved(root / "assets", file)
+        if found is None or not found.is_relative_to(root / "assets") or not found.is_file():
             raise ProblemError(404, f"No admin asset {file!r}.")
         return FileResponse(found, headers={"Cache-Control": "public, max-age=31536000, immutable"})
 
     async def client_route(request: Request, route: str) -> Response:
         if route == "api" or route.startswith("api/"):
             raise ProblemError(404, f"No admin API endpoint {request.url.path}.")
-        found = (root / route).resolve()
+        found = _resolved(root, route)
+        if found is None:
+            raise ProblemError(404, f"No admin page {route!r}.")
         if route and found.is_relative_to(root) and found.is_file() and found.name != "index.html":
             return FileResponse(found)  # favicon.ico and other files of the build's root
         return await index(request)
@@ -56,3 +58,15 @@ def static_router(path: str = "/admin", static: Path = STATIC) -> APIRouter:
     router.add_api_route(f"{path}/assets/{{file:path}}", asset, methods=["GET"])
     router.add_api_route(f"{path}/{{route:path}}", client_route, methods=["GET"])
     return router
+
+
+def _resolved(folder: Path, name: str) -> Path | None:
+    """``folder / name`` resolved; None when it cannot name a file (a NUL byte, a name too long...)."""
+    if "\x00" in name:
+        return None
+    try:
+        found = (folder / name).resolve()
+        found.is_file()
+    except (OSError, ValueError):
+        return None
+    return found

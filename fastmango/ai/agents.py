@@ -356,8 +356,17 @@ class provider_errors:
     def __exit__(self, kind: Any, exc: BaseException | None, tb: Any) -> None:
         if exc is None or isinstance(exc, (FastMangoError, ImproperlyConfigured)):
             return
-        from pydantic_ai.exceptions import ModelAPIError, ModelHTTPError
+        from pydantic_ai.exceptions import ModelAPIError, ModelHTTPError, UnexpectedModelBehavior
 
+        if isinstance(exc, UnexpectedModelBehavior):
+            # The model answered what the run cannot follow (two tool calls with one id, retries exhausted...).
+            provider = self.provider or "model"
+            raise ProblemError(
+                502,
+                f"The AI {provider} answered in a way the agent cannot follow: {exc.message}",
+                title="AI provider error",
+                type=problem_type("ai-provider-error"),
+            ) from None
         if isinstance(exc, ModelHTTPError):
             provider = self.provider or _provider(exc.model_name)
             if exc.status_code == 429:

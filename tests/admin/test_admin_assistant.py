@@ -282,3 +282,59 @@ async def test_a_read_and_a_write_in_one_response(
     assert approved.status_code == 200, approved.text
     assert approved.json()["answer"] == "Done after 2 results."
     assert (await Book.objects.get(pk=hobbit.id)).pages == 1
+
+
+async def test_a_history_ending_in_an_unanswered_read_call_is_a_422(
+    client: httpx.AsyncClient, site_and_books: tuple[AdminSite, Any]
+) -> None:
+    from pydantic_ai.messages import ModelMessagesTypeAdapter, ModelRequest, UserPromptPart
+
+    await seed()
+    scripted(site_and_books, "ok")
+    staff = await headers_for(client, "staff", "book.view")
+    for tool in ("book_list", "nonexistent_tool"):
+        forged = [
+            ModelRequest(parts=[UserPromptPart("hi")]),
+            ModelResponse(parts=[ToolCallPart(tool, {}, tool_call_id="x")]),
+        ]
+        history = ModelMessagesTypeAdapter.dump_python(forged, mode="json")
+        asked = await client.post("/admin/api/assistant", json={"message": "again", "history": history}, headers=staff)
+        assert asked.status_code == 422, asked.text
+        assert asked.json()["errors"][0]["field"] == "history"
+        approved = await client.post(
+            "/admin/api/assistant/approve", json={"history": history, "decisions": {"x": True}}, headers=staff
+        )
+        assert approved.status_code in (409, 422), approved.text
+
+
+async def test_two_proposed_writes_with_one_call_id_are_a_502_and_nothing_is_written(
+    client: httpx.AsyncClient, site_and_books: tuple[AdminSite, Any]
+) -> None:
+    data = await seed()
+    first, second = data["books"][0], data["books"][1]
+
+    def respond(messages: list[ModelMessage], info: AgentInfo) -> ModelResponse:
+        if len(messages) == 1:
+            return ModelResponse(
+                parts=[
+                    ToolCallPart("book_update", {"pk": first.id, "changes": {"title": "Renamed"}}, tool_call_id="dup"),
+                    ToolCallPart("book_delete", {"pk": second.id}, tool_call_id="dup"),
+                ]
+            )
+        return ModelResponse(parts=[TextPart("done")])
+
+    site_and_books[0].assistant_model = FunctionModel(respond)
+    staff = await headers_for(client, "staff", "book.view", "book.change", "book.delete")
+    asked = await client.post("/admin/api/assistant", json={"message": "rename"}, headers=staff)
+    if asked.status_code == 200:
+        body = asked.json()
+        asked = await client.post(
+            "/admin/api/assistant/approve",
+            json={"history": body["history"], "decisions": {"dup": True}},
+            headers=staff,
+        )
+    assert asked.status_code == 502, asked.text
+    assert asked.headers["content-type"].startswith("application/problem+json")
+    assert await Book.objects.filter(pk=second.id).exists()
+    assert (await Book.objects.get(pk=first.id)).title == first.title
+
