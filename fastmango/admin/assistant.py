@@ -291,6 +291,8 @@ async def _summary(site: AdminSite, metadata: dict[str, Any], tool: str, args: d
 async def _row(model_admin: ModelAdmin, caller: Caller, pk: Any) -> str:
     """``"Hello" (#3)``, or ``#3`` when the user cannot see the row (the write will say why it fails)."""
     try:
+        if not await model_admin.resource.allowed(caller, "get"):
+            return f"#{pk}"
         row = await model_admin.resource.read_one(caller, pk)
     except Exception:
         return f"#{pk}"

@@ -338,3 +338,15 @@ async def test_two_proposed_writes_with_one_call_id_are_a_502_and_nothing_is_wri
     assert await Book.objects.filter(pk=second.id).exists()
     assert (await Book.objects.get(pk=first.id)).title == first.title
 
+
+async def test_a_pending_summary_names_rows_only_for_a_user_who_may_get_them(
+    client: httpx.AsyncClient, site_and_books: tuple[AdminSite, Any]
+) -> None:
+    data = await seed()
+    book = data["books"][0]
+    scripted(site_and_books, ("book_delete", {"pk": book.id}))
+    staff = await headers_for(client, "staff", "book.delete")
+    asked = await client.post("/admin/api/assistant", json={"message": "delete it"}, headers=staff)
+    assert asked.status_code == 200, asked.text
+    [pending] = asked.json()["pending"]
+    assert book.title not in pending["summary"] and f"#{book.id}" in pending["summary"]
