@@ -56,9 +56,20 @@ class Inline:
     """
 
     def __init__(self, model: Any, *, fk: str | None = None, fields: Sequence[str] = ()) -> None:
-        self.resource = resource_of(model)
+        self._given: ModelResource[Any] | None = model if isinstance(model, ModelResource) else None
+        self._default = self._given or resource_of(model)
+        self.site: AdminSite | None = None
         self.fk = fk
         self.field_names = tuple(fields)
+
+    @property
+    def resource(self) -> ModelResource[Any]:
+        """The resource the inline's rows go through: the one given, else the site's registered resource of the
+        model (its scoping), else a default one."""
+        if self._given is not None:
+            return self._given
+        registered = self.site.admin_of_model(self._default.model) if self.site is not None else None
+        return registered.resource if registered is not None else self._default
 
     @property
     def name(self) -> str:
@@ -244,6 +255,7 @@ class ModelAdmin:
 
     def _inline(self, item: Any) -> Inline:
         inline = item if isinstance(item, Inline) else Inline(item)
+        inline.site = self.site
         inline.bind(self.model, self.where)
         return inline
 

@@ -128,3 +128,23 @@ async def test_facet_labels_of_a_related_admin_the_caller_may_not_list_are_keys(
     facets = (await client.get(f"{API}/models/book/facets?field=author", headers=both)).json()
     assert {value["label"] for value in facets["values"]} == {"Ada Lovelace", "J. R. R. Tolkien"}
 
+
+def test_an_inline_of_a_bare_model_goes_through_the_sites_resource_of_it() -> None:
+    from fastmango.admin import AdminSite, Inline
+    from fastmango.api import ModelResource
+    from tests.admin.conftest import visible_books
+    from tests.db.models import Author
+
+    books = ModelResource(Book, queryset=visible_books)
+    site = AdminSite()
+    site.register(books)
+    authors = site.register(Author, inlines=[Inline(Book), Book])
+    assert [inline.resource for inline in authors.inline_admins] == [books, books]
+    # Registered after the inline was declared: resolved when used.
+    later = AdminSite()
+    writers = later.register(Author, inlines=[Inline(Book)])
+    later.register(books)
+    assert writers.inline_admins[0].resource is books
+    # A resource given explicitly stays the one used.
+    own = ModelResource(Book)
+    assert AdminSite().register(Author, inlines=[Inline(own)]).inline_admins[0].resource is own
