@@ -13,6 +13,7 @@ Read :mod:`fastmango.db.plans` for how a query becomes a plan, and :mod:`fastman
 
 from __future__ import annotations
 
+import re
 import time
 from collections.abc import AsyncIterator, Sequence
 from contextlib import asynccontextmanager
@@ -311,8 +312,12 @@ def _compile_for_driver(plan: Plan, database: Database) -> Any:
     dialect = database.engine.dialect
     statement = plan.statement
     compiled = statement.compile(dialect=dialect)
-    if any(getattr(bind, "expanding", False) for bind in compiled.binds.values()):
-        return _NO_DRIVER  # rendered per run by SQLAlchemy
+    expanding = {name for name, bind in compiled.binds.items() if getattr(bind, "expanding", False)}
+    if any(compiled.binds[name].type._is_tuple_type for name in expanding):
+        return _NO_DRIVER  # a tuple IN: rendered per run by SQLAlchemy
+    sql = _as_arrays(compiled.string, list(compiled.positiontup or ()), expanding) if expanding else compiled.string
+    if sql is None:
+        return _NO_DRIVER
     columns = getattr(statement, "selected_columns", None)
     processors: list[Any] = []
     for column in columns if columns is not None else statement._returning:
@@ -325,13 +330,47 @@ def _compile_for_driver(plan: Plan, database: Database) -> Any:
     names = list(compiled.positiontup or ())
     for name in names:
         processor = compiled._bind_processors.get(name)
+        if name in expanding:  # a list for the array parameter (a set or tuple given), each value processed
+            processor = _each(processor) if processor is not None else list
         if name in slots:
             index, transform = slots[name]
             arguments.append((index, transform, processor))
         else:
             value = compiled.params[name]
             arguments.append((None, processor(value) if processor else value, None))
-    return _DriverForm(compiled.string, arguments, processors if any(processors) else None, names)
+    return _DriverForm(sql, arguments, processors if any(processors) else None, names)
+
+
+_PLACEHOLDER = re.compile(r"\$\d+|(NOT )?IN \(__\[POSTCOMPILE_(\w+)\]\)")
+
+
+def _as_arrays(sql: str, names: list[str], expanding: set[str]) -> str | None:
+    """``sql`` with each expanding ``IN`` list as one array parameter (``= ANY($n)``, ``<> ALL($n)``: the same
+    answers, NULLs included) and the parameters numbered again in order; None when the placeholders do not line up
+    with ``names``."""
+    position = 0
+    failed = False
+
+    def number(found: re.Match[str]) -> str:
+        nonlocal position, failed
+        if position >= len(names):
+            failed = True
+            return found.group(0)
+        name = names[position]
+        position += 1
+        if found.group(2) is None:
+            failed = failed or name in expanding
+            return f"${position}"
+        failed = failed or found.group(2) != name
+        return f"{'<> ALL' if found.group(1) else '= ANY'}(${position})"
+
+    rewritten = _PLACEHOLDER.sub(number, sql)
+    return None if failed or position != len(names) else rewritten
+
+
+def _each(processor: Any) -> Any:
+    """A bind processor for a list of values (an expanding parameter): each value processed."""
+    return lambda values: [processor(value) for value in values]
 
 
 # PostgreSQL's type codes for the types whose result processing depends on them (asyncpg's numeric processor).

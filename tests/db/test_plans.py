@@ -236,3 +236,35 @@ async def test_reads_outlive_pooled_connections_the_server_closed(postgres_datab
             assert await Author.objects.filter(name="nobody").values_list("name", flat=True) == []
     finally:
         await fdb.disconnect()
+
+
+async def test_in_lists_run_on_the_driver_route_as_one_array_parameter(db: fdb.Database) -> None:
+    ann, bob, _ = await Author.objects.bulk_create([Author(name="Ann"), Author(name="Bob"), Author(name="Cy")])
+    day = datetime.date(2020, 5, 17)
+    await Book.objects.create(title="t", pages=1, price=Decimal("1"), author_id=ann.id, published=day)
+    with capture_queries() as queries:
+        names = (
+            await Author.objects.filter(name__in={"Ann", "Bob", "nobody"})
+            .order_by("name")
+            .values_list("name", flat=True)
+        )
+        others = await Author.objects.exclude(pk__in=[ann.pk, bob.pk]).values_list("name", flat=True)
+        dated = await Book.objects.filter(published__in=[day, datetime.date(2021, 1, 1)]).count()
+        two = await Author.objects.filter(pk__in=(ann.pk, bob.pk), name__in=["Bob"]).count()
+    assert (names, others, dated, two) == (["Ann", "Bob"], ["Cy"], 1, 1)
+    expected = "driver" if db.dialect == "postgresql" else "sqlalchemy"
+    assert [event.connection for event in queries.events] == [expected] * 4
+    if db.dialect == "postgresql":
+        assert "= ANY($1)" in queries[0] and "= ANY($1)" in queries[1]
+        assert "= ANY($1)" in queries[3] and "= ANY($2)" in queries[3]
+
+
+def test_expanding_lists_become_numbered_array_parameters_or_are_left_to_sqlalchemy() -> None:
+    from fastmango.db.execute import _as_arrays
+
+    sql = "SELECT a FROM t WHERE a NOT IN (__[POSTCOMPILE_x]) AND b = $1::INTEGER AND c IN (__[POSTCOMPILE_z])"
+    assert _as_arrays(sql, ["x", "y", "z"], {"x", "z"}) == (
+        "SELECT a FROM t WHERE a <> ALL($1) AND b = $2::INTEGER AND c = ANY($3)"
+    )
+    assert _as_arrays("SELECT a FROM t WHERE a IN (__[POSTCOMPILE_x])", ["x", "y"], {"x"}) is None  # a name unmet
+    assert _as_arrays("SELECT a FROM t WHERE a = $1", ["x"], {"x"}) is None  # an expanding name not rendered as IN
