@@ -15,7 +15,7 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Body, Depends, Query, Request, Response
 from fastapi.responses import StreamingResponse
 
-from fastmango.admin import assistant, editing, listing
+from fastmango.admin import assistant, editing, listing, relations
 from fastmango.admin.actions import run_action
 from fastmango.admin.site import AdminSite
 from fastmango.admin.users import set_password
@@ -187,17 +187,31 @@ def admin_router(site: AdminSite, prefix: str = "/admin/api") -> APIRouter:
             exists = await model_admin.model.objects.filter(pk=key).exists()
             if exists or (model_admin.resource.scoped and not user.is_superuser):
                 raise
-        entries = await history.of(model_admin.model, key)
-        return _json({"items": [entry.as_dict() for entry in entries]})
+        entries = [entry.as_dict() for entry in await history.of(model_admin.model, key)]
+        return _json({"items": await _visible_changes(model_admin, me, entries)})
 
     return router
 
 
 async def _detail(model_admin: Any, caller: Caller, pk: Any) -> dict[str, Any]:
     row = await model_admin.resource.read_one(caller, pk)
-    row = await listing.with_relations(model_admin, row)
+    row = await listing.with_relations(model_admin, row, caller)
     row.update(await editing.inline_rows(model_admin, caller, pk))
     return dict(row)
+
+
+async def _visible_changes(model_admin: Any, caller: Caller, entries: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """History entries with the keys of many-to-many changes the caller may see only (a link to a hidden row is
+    left out of its ``[before, after]`` lists)."""
+    for name, info in model_admin.fields.items():
+        if info.kind != "m2m" or info.related is None:
+            continue
+        changed = [entry["changes"][name] for entry in entries if isinstance(entry["changes"].get(name), list)]
+        keys = [key for change in changed for side in change if isinstance(side, list) for key in side]
+        shown = await relations.visible(model_admin, caller, info.related, keys)
+        for change in changed:
+            change[:] = [[key for key in side if key in shown] if isinstance(side, list) else side for side in change]
+    return entries
 
 
 def _cell(model_admin: Any, row: dict[str, Any], column: str) -> Any:

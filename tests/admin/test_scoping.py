@@ -148,3 +148,18 @@ def test_an_inline_of_a_bare_model_goes_through_the_sites_resource_of_it() -> No
     # A resource given explicitly stays the one used.
     own = ModelResource(Book)
     assert AdminSite().register(Author, inlines=[Inline(own)]).inline_admins[0].resource is own
+
+
+async def test_m2m_history_shows_only_the_links_the_caller_may_see(client: httpx.AsyncClient) -> None:
+    s = await seed()
+    secret, notes = _secret(s), s["books"][0]
+    root = await headers_for(client, "root", superuser=True)
+    url = f"{API}/models/tag/{s['rings'].id}"
+    await client.patch(url, json={"books": [secret.id, notes.id]}, headers=root)
+    editor = await headers_for(client, "editor", "tag.view", "tag.change", "book.view")
+    read = await client.get(f"{url}/history", headers=editor)
+    assert read.status_code == 200, read.text
+    [entry] = read.json()["items"]
+    assert entry["changes"]["books"] == [[], [notes.id]]  # the secret book's id left out
+    [full] = (await client.get(f"{url}/history", headers=root)).json()["items"]
+    assert sorted(full["changes"]["books"][1]) == sorted([secret.id, notes.id])
