@@ -12,6 +12,7 @@ from collections.abc import Mapping, Sequence
 from typing import Any
 
 from fastmango.admin import escalation
+from fastmango.admin.escalation import Relations
 from fastmango.admin.site import AdminSite
 from fastmango.api.caller import Caller
 from fastmango.api.resource import ModelResource
@@ -24,86 +25,75 @@ from fastmango.core.errors import ProblemError
 MIN_PASSWORD_LENGTH = 8
 
 
-class UserResource(ModelResource[User]):
-    """Users, with the permission cache forgotten after each change (their groups and permissions may change), and
-    no privilege escalation (:mod:`fastmango.admin.escalation`)."""
+class _RightsResource(ModelResource[Any]):
+    """A resource whose rows decide who may do what: each write is checked against privilege escalation first
+    (:mod:`fastmango.admin.escalation`), and the cached permissions it may change are forgotten after it."""
+
+    async def check_write(self, caller: Caller, values: Mapping[str, Any], relations: Relations, pk: Any) -> None:
+        """Refuse a write (``pk`` None: a new row) that would give ``caller`` more than they hold."""
+
+    async def check_delete(self, caller: Caller, pk: Any) -> None:
+        """Refuse a deletion that ``caller`` may not make."""
+
+    def forget(self, pk: Any) -> None:
+        """Forget the cached permissions a change of row ``pk`` (None: a new row) may affect: everyone's."""
+        forget_permissions()
 
     async def create(
         self, caller: Caller, values: dict[str, Any], *, relations: Mapping[str, Sequence[Any]] | None = None
     ) -> dict[str, Any]:
         await self.authorize(caller, "create")
-        await escalation.check_user_write(caller, values, relations)
+        await self.check_write(caller, values, relations, None)
         try:
             return await super().create(caller, values, relations=relations)
         finally:
-            forget_permissions()
+            self.forget(None)
 
     async def update(self, caller: Caller, pk: Any, values: dict[str, Any], **options: Any) -> Any:
         await self.authorize(caller, options.get("action", "update"))
-        await escalation.check_user_write(caller, values, options.get("relations"), pk)
+        await self.check_write(caller, values, options.get("relations"), pk)
         try:
             return await super().update(caller, pk, values, **options)
         finally:
-            forget_permissions(pk)
+            self.forget(pk)
 
     async def delete(self, caller: Caller, pk: Any) -> None:
         await self.authorize(caller, "delete")
+        await self.check_delete(caller, pk)
+        try:
+            await super().delete(caller, pk)
+        finally:
+            self.forget(pk)
+
+
+class UserResource(_RightsResource):
+    """Users: no one takes over an account more privileged than theirs or grants what they lack."""
+
+    async def check_write(self, caller: Caller, values: Mapping[str, Any], relations: Relations, pk: Any) -> None:
+        await escalation.check_user_write(caller, values, relations, pk)
+
+    async def check_delete(self, caller: Caller, pk: Any) -> None:
         await escalation.check_user_delete(caller, pk)
-        try:
-            await super().delete(caller, pk)
-        finally:
-            forget_permissions(pk)
 
-
-class GroupResource(ModelResource[Group]):
-    """Groups: a change of a group's permissions or members changes every member's permissions; no privilege
-    escalation through them (:mod:`fastmango.admin.escalation`)."""
-
-    async def create(
-        self, caller: Caller, values: dict[str, Any], *, relations: Mapping[str, Sequence[Any]] | None = None
-    ) -> dict[str, Any]:
-        await self.authorize(caller, "create")
-        await escalation.check_group_write(caller, relations)
-        try:
-            return await super().create(caller, values, relations=relations)
-        finally:
+    def forget(self, pk: Any) -> None:
+        if pk is None:
             forget_permissions()
-
-    async def update(self, caller: Caller, pk: Any, values: dict[str, Any], **options: Any) -> Any:
-        await self.authorize(caller, options.get("action", "update"))
-        await escalation.check_group_write(caller, options.get("relations"), pk)
-        try:
-            return await super().update(caller, pk, values, **options)
-        finally:
-            forget_permissions()
-
-    async def delete(self, caller: Caller, pk: Any) -> None:
-        try:
-            await super().delete(caller, pk)
-        finally:
-            forget_permissions()
+        else:
+            forget_permissions(pk)  # that user's only
 
 
-class PermissionResource(ModelResource[Permission]):
+class GroupResource(_RightsResource):
+    """Groups: a change of a group's permissions or members changes every member's permissions."""
+
+    async def check_write(self, caller: Caller, values: Mapping[str, Any], relations: Relations, pk: Any) -> None:
+        await escalation.check_group_write(caller, relations, pk)
+
+
+class PermissionResource(_RightsResource):
     """Permissions: who holds one changes on the user and group forms, where it is checked, not here."""
 
-    async def create(
-        self, caller: Caller, values: dict[str, Any], *, relations: Mapping[str, Sequence[Any]] | None = None
-    ) -> dict[str, Any]:
-        await self.authorize(caller, "create")
+    async def check_write(self, caller: Caller, values: Mapping[str, Any], relations: Relations, pk: Any) -> None:
         await escalation.check_permission_write(caller, relations)
-        try:
-            return await super().create(caller, values, relations=relations)
-        finally:
-            forget_permissions()
-
-    async def update(self, caller: Caller, pk: Any, values: dict[str, Any], **options: Any) -> Any:
-        await self.authorize(caller, options.get("action", "update"))
-        await escalation.check_permission_write(caller, options.get("relations"))
-        try:
-            return await super().update(caller, pk, values, **options)
-        finally:
-            forget_permissions()
 
 
 users = UserResource(User, search_fields=["username", "email"], filter_fields=["is_staff", "is_active"])

@@ -226,8 +226,12 @@ class ModelResource(Generic[M]):
         """
         await self.authorize(caller, "create")
         values = await _run_hook(self.before_create, caller, values)
+        obj: Any
+        if not relations and not history.enabled:  # the INSERT alone: no transaction to open around it
+            obj = await QuerySet(self.model).create(**values)
+            return await self.read_one(caller, obj.pk)
         async with transaction():
-            obj: Any = await QuerySet(self.model).create(**values)
+            obj = await QuerySet(self.model).create(**values)
             changes = created(self.model, obj)
             changes.update(await self._link(obj.pk, relations))
             await history.record(caller, self.model, "create", obj.pk, changes, label=object_label(self.model, obj))
