@@ -210,34 +210,30 @@ def _history(value: Any) -> list[Any] | None:
 def _waiting(spec: AgentSpec, messages: list[Any]) -> list[str]:
     """The ids of the write tool calls of the history's last response that have no result yet: they wait for a
     decision (the read tools called alongside them have run; their results follow the response)."""
-    from pydantic_ai.messages import ModelResponse, ToolCallPart
-
-    last = next((i for i in range(len(messages) - 1, -1, -1) if isinstance(messages[i], ModelResponse)), None)
-    if last is None:
-        return []
-    answered = {getattr(part, "tool_call_id", None) for message in messages[last + 1 :] for part in message.parts}
-    approval = {tool.name for tool in spec.registry if tool.requires_approval}
-    return [
-        part.tool_call_id
-        for part in messages[last].parts
-        if isinstance(part, ToolCallPart) and part.tool_name in approval and part.tool_call_id not in answered
-    ]
+    return _open_calls(spec, messages, approval=True)
 
 
 def _unanswered(spec: AgentSpec, messages: list[Any]) -> list[str]:
     """The ids of the calls of the history's last response to tools that need no approval and have no result:
     a history the assistant never answers with (it runs those calls before it answers), so a forged one."""
+    return _open_calls(spec, messages, approval=False)
+
+
+def _open_calls(spec: AgentSpec, messages: list[Any], *, approval: bool) -> list[str]:
+    """The ids of the last response's calls without a result, to tools that need approval (or that do not)."""
     from pydantic_ai.messages import ModelResponse, ToolCallPart
 
     last = next((i for i in range(len(messages) - 1, -1, -1) if isinstance(messages[i], ModelResponse)), None)
     if last is None:
         return []
     answered = {getattr(part, "tool_call_id", None) for message in messages[last + 1 :] for part in message.parts}
-    approval = {tool.name for tool in spec.registry if tool.requires_approval}
+    approved = {tool.name for tool in spec.registry if tool.requires_approval}
     return [
         part.tool_call_id
         for part in messages[last].parts
-        if isinstance(part, ToolCallPart) and part.tool_name not in approval and part.tool_call_id not in answered
+        if isinstance(part, ToolCallPart)
+        and (part.tool_name in approved) == approval
+        and part.tool_call_id not in answered
     ]
 
 
