@@ -10,9 +10,10 @@ from typing import Any
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from starlette.exceptions import HTTPException as StarletteHTTPException
-from starlette.responses import JSONResponse
+from starlette.responses import JSONResponse, Response
 from starlette.routing import Match, Mount
 
+from fastmango.core.debug_page import debug_response, prefers_html
 from fastmango.core.errors import ProblemError
 from fastmango.core.logging import request_id_var
 
@@ -161,7 +162,7 @@ async def _validation_error(request: Request, exc: Exception) -> ProblemResponse
     return problem(request, 422, detail, title="Validation failed", errors=errors)
 
 
-async def _unhandled(request: Request, exc: Exception) -> ProblemResponse:
+async def _unhandled(request: Request, exc: Exception) -> Response:
     # Called inside RequestIdMiddleware (by UnhandledErrorMiddleware), or outside it by Starlette's outermost
     # middleware, where the context variable is reset by now; the id stays in the request state.
     inside = request_id_var.get() is not None
@@ -171,14 +172,16 @@ async def _unhandled(request: Request, exc: Exception) -> ProblemResponse:
         logger.error("unhandled error in %s %s", request.method, request.url.path, exc_info=exc)
     finally:
         request_id_var.reset(token)
+    # Outside RequestIdMiddleware, which adds the header to the responses that pass through it: add it here.
+    headers = {"X-Request-ID": request_id} if request_id and not inside else None
     extensions: dict[str, Any] = {"request_id": request_id}
     detail = f"An unexpected error occurred. Quote request id {request_id} when reporting it."
     settings = getattr(request.app.state, "settings", None)
     if settings is not None and settings.debug:
+        if prefers_html(request.headers.get("accept", "")):  # a browser: the traceback page
+            return debug_response(request, exc, request_id, headers=headers)
         extensions["traceback"] = traceback.format_exception(exc)
         detail = f"{type(exc).__name__}: {exc}"
-    # Outside RequestIdMiddleware, which adds the header to the responses that pass through it: add it here.
-    headers = {"X-Request-ID": request_id} if request_id and not inside else None
     return problem(request, 500, detail, headers=headers, **extensions)
 
 
