@@ -25,6 +25,10 @@ def clean_environment(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> Iterat
         if name in _SETTINGS_VARIABLES or (name.startswith("FASTMANGO_") and not name.startswith("FASTMANGO_TEST_")):
             monkeypatch.delenv(name)
     monkeypatch.chdir(tmp_path)
+    # Usage records buffered by an earlier test's agent runs would be written into this test's database.
+    metering = sys.modules.get("fastmango.ai.metering")
+    if metering is not None:
+        metering.meter.discard()
     yield
 
 

@@ -7,7 +7,8 @@ database and migrates it (framework and project migrations, then tables of model
 yet); after each test it empties every table, so each test starts from the migrated state.
 
 - SQLite: a new database file in a temporary folder, removed at the end of the session.
-- PostgreSQL: ``<name>_test`` beside the development database ``<name>``, dropped and created afresh.
+- PostgreSQL: ``<name>_test`` beside the development database ``<name>``, dropped and created afresh
+  (``<name>_test_gw0``, ``<name>_test_gw1``, ... for the workers of ``pytest -n``).
 - ``FASTMANGO_TEST_DATABASE_URL`` names another database; ``[tool.fastmango] test_database = false`` turns
   the whole thing off.
 """
@@ -15,6 +16,7 @@ yet); after each test it empties every table, so each test starts from the migra
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import os
 import shutil
 import tempfile
@@ -28,6 +30,7 @@ from sqlalchemy.engine import make_url
 from fastmango.core.errors import FastMangoError
 from fastmango.core.project import Project, find_project
 from fastmango.core.settings import Settings, mask_url, normalize_database_url
+from fastmango.testing.services import xdist_worker
 
 #: Tables kept when a test's rows are removed: the migration state and the permissions ``migrate`` created.
 KEPT_TABLES = frozenset({"alembic_version", "auth_permission"})
@@ -85,6 +88,21 @@ class TestDatabase:
             shutil.rmtree(self.temporary, ignore_errors=True)
 
 
+def create_database_if_missing(url: str) -> None:
+    """Create the PostgreSQL database ``url`` names unless it exists (two processes may race: both succeed)."""
+    _run(_create_if_missing(url))
+
+
+async def _create_if_missing(url: str) -> None:
+    from fastmango.core.lazy import require
+
+    asyncpg = require("asyncpg", extra="postgres")
+    name = make_url(url).database
+    # There already, or made by a process that raced this one: either way it exists now.
+    with contextlib.suppress(asyncpg.DuplicateDatabaseError, asyncpg.UniqueViolationError):
+        await _postgres_admin(url, f'CREATE DATABASE "{name}"')
+
+
 def project_under_test(rootpath: Path) -> Project | None:
     """The fastmango project at pytest's root folder, or None (then nothing is changed)."""
     try:
@@ -112,7 +130,9 @@ def prepare(project: Project) -> TestDatabase:
         development = Settings(_env_file=(project.root / ".env", project.root / ".env.test")).database_url
         parsed = make_url(development)
         if parsed.get_backend_name() == "postgresql":
-            url = parsed.set(database=f"{parsed.database}_test").render_as_string(hide_password=False)
+            worker = xdist_worker()  # each pytest-xdist worker has a test database of its own
+            suffix = "" if worker is None else f"_gw{worker}"
+            url = parsed.set(database=f"{parsed.database}_test{suffix}").render_as_string(hide_password=False)
         else:
             temporary = Path(tempfile.mkdtemp(prefix=f"{project.package}-test-"))
             url = f"sqlite+aiosqlite:///{temporary / 'test.sqlite3'}"

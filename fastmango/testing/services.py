@@ -1,10 +1,16 @@
-"""Find the PostgreSQL and Redis servers that tests use; skip without them locally, fail without them in CI."""
+"""Find the PostgreSQL and Redis servers that tests use; skip without them locally, fail without them in CI.
+
+Under pytest-xdist (``pytest -n 4``) each worker gets its own PostgreSQL database (``<name>_gw0``, created on
+first use, beside the configured one) and its own Redis database number (counting down from the configured one),
+so tests that empty a database or read a queue never meet another worker's rows and keys.
+"""
 
 from __future__ import annotations
 
+import functools
 import os
 import socket
-from urllib.parse import urlsplit
+from urllib.parse import urlsplit, urlunsplit
 
 import pytest
 
@@ -36,13 +42,49 @@ def _require(url: str, default_port: int, what: str, variable: str) -> str:
     pytest.skip(message)
 
 
+def xdist_worker() -> int | None:
+    """This process's pytest-xdist worker number (``gw2`` is 2), or None outside a parallel run."""
+    name = os.environ.get("PYTEST_XDIST_WORKER", "")
+    number = name.removeprefix("gw")
+    return int(number) if name.startswith("gw") and number.isdigit() else None
+
+
 def postgres_url_or_skip() -> str:
-    """The test PostgreSQL URL (``FASTMANGO_TEST_POSTGRES_URL``); skips (or fails in CI) when unreachable."""
-    url = os.environ.get("FASTMANGO_TEST_POSTGRES_URL", DEFAULT_POSTGRES_URL)
-    return _require(url, 5432, "PostgreSQL", "FASTMANGO_TEST_POSTGRES_URL")
+    """The test PostgreSQL URL (``FASTMANGO_TEST_POSTGRES_URL``); skips (or fails in CI) when unreachable.
+
+    Under pytest-xdist, the URL of this worker's own database (``<name>_gw<n>``), created if missing.
+    """
+    url = _require(
+        os.environ.get("FASTMANGO_TEST_POSTGRES_URL", DEFAULT_POSTGRES_URL),
+        5432,
+        "PostgreSQL",
+        "FASTMANGO_TEST_POSTGRES_URL",
+    )
+    worker = xdist_worker()
+    return url if worker is None else _worker_database(url, worker)
 
 
 def redis_url_or_skip() -> str:
-    """The test Redis URL (``FASTMANGO_TEST_REDIS_URL``); skips (or fails in CI) when unreachable."""
-    url = os.environ.get("FASTMANGO_TEST_REDIS_URL", DEFAULT_REDIS_URL)
-    return _require(url, 6379, "Redis", "FASTMANGO_TEST_REDIS_URL")
+    """The test Redis URL (``FASTMANGO_TEST_REDIS_URL``); skips (or fails in CI) when unreachable.
+
+    Under pytest-xdist, worker ``n`` uses the database ``n`` below the configured one (modulo Redis' 16).
+    """
+    url = _require(
+        os.environ.get("FASTMANGO_TEST_REDIS_URL", DEFAULT_REDIS_URL), 6379, "Redis", "FASTMANGO_TEST_REDIS_URL"
+    )
+    worker = xdist_worker()
+    if worker is None:
+        return url
+    parts = urlsplit(url)
+    base = int(parts.path.strip("/") or 0)
+    return urlunsplit(parts._replace(path=f"/{(base - worker) % 16}"))
+
+
+@functools.cache
+def _worker_database(url: str, worker: int) -> str:
+    from fastmango.testing.database import create_database_if_missing
+
+    head, _, name = url.rpartition("/")
+    own = f"{head}/{name}_gw{worker}"
+    create_database_if_missing(own)
+    return own

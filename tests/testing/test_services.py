@@ -50,3 +50,29 @@ def test_in_ci_reads_the_ci_variable(monkeypatch: pytest.MonkeyPatch) -> None:
 def test_the_real_servers_are_reachable(postgres_url: str, redis_url: str) -> None:
     assert service_reachable(postgres_url, 5432)
     assert service_reachable(redis_url, 6379)
+
+
+def test_each_xdist_worker_has_a_postgres_database_and_a_redis_number_of_its_own(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    import asyncio
+
+    import asyncpg
+
+    from fastmango.testing import postgres_url_or_skip, redis_url_or_skip
+
+    monkeypatch.delenv("PYTEST_XDIST_WORKER", raising=False)
+    base_postgres, base_redis = postgres_url_or_skip(), redis_url_or_skip()
+    monkeypatch.setenv("PYTEST_XDIST_WORKER", "gw3")
+    own = postgres_url_or_skip()
+    assert own == f"{base_postgres}_gw3"
+    assert redis_url_or_skip() == base_redis.rsplit("/", 1)[0] + f"/{(int(base_redis.rsplit('/', 1)[1]) - 3) % 16}"
+
+    async def database_name() -> str:
+        connection = await asyncpg.connect(own)  # created on first use
+        try:
+            return str(await connection.fetchval("SELECT current_database()"))
+        finally:
+            await connection.close()
+
+    assert asyncio.run(database_name()).endswith("_gw3")
