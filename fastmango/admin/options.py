@@ -2,21 +2,24 @@
 
 Every read and write goes through the wrapped :class:`~fastmango.api.resource.ModelResource`: its rows for the
 caller, its permission decision and its history. The options are checked when declared (names of fields that do
-not exist are :class:`~fastmango.core.errors.ImproperlyConfigured`, naming the close match); what depends on
-other registrations (autocomplete targets) is checked when the app starts (:meth:`AdminSite.check`).
+not exist are a :class:`~fastmango.core.declarations.DeclarationError`, an ``ImproperlyConfigured`` naming the
+close match); what depends on other registrations (autocomplete targets) is checked when the app starts
+(:meth:`AdminSite.check`). ``fastmango check`` reports each as a finding: an unknown field (fastmango.E501), an
+unknown option (E502), an autocomplete target without a searchable admin (E503), a field of the wrong kind (E504).
 """
 
 from __future__ import annotations
 
-import difflib
 from collections.abc import Iterable, Mapping, Sequence
 from typing import TYPE_CHECKING, Any
 
 from fastmango.admin.actions import DELETE, AdminAction, action
 from fastmango.admin.fields import FieldInfo, model_fields
 from fastmango.api.caller import Caller
-from fastmango.api.filters import FilterSpec
+from fastmango.api.filters import FilterSpec, check_fields
 from fastmango.api.resource import ModelResource, resource_of
+from fastmango.core.declarations import DeclarationError, did_you_mean, report, use_instead
+from fastmango.core.declarations import close_match as nearest
 from fastmango.core.errors import ImproperlyConfigured
 from fastmango.db.compiler import model_info
 
@@ -40,10 +43,24 @@ OPTIONS = (
 )
 
 
+#: The ``fastmango check`` ids of the admin's declaration errors.
+UNKNOWN_FIELD = "fastmango.E501"
+UNKNOWN_OPTION = "fastmango.E502"
+UNSEARCHABLE_TARGET = "fastmango.E503"
+WRONG_KIND = "fastmango.E504"
+
+
 def close_match(name: str, candidates: Iterable[str]) -> str:
     """`` (did you mean 'x'?)`` when one of ``candidates`` is close to ``name``."""
-    close = difflib.get_close_matches(name, list(candidates), n=1)
-    return f" (did you mean {close[0]!r}?)" if close else ""
+    return did_you_mean(name, candidates)
+
+
+class UnknownOption(DeclarationError, TypeError):
+    """An admin option that does not exist (a ``TypeError``, as an unknown keyword argument is)."""
+
+
+def _wrong_kind(message: str, hint: str, where: str) -> None:
+    report(DeclarationError(message, id=WRONG_KIND, hint=hint, obj=where))
 
 
 class Inline:
@@ -75,35 +92,57 @@ class Inline:
     def name(self) -> str:
         return self.resource.name
 
-    def bind(self, parent: type[Any], where: str) -> None:
-        """Find (or check) ``fk`` against the parent model and the ``fields``."""
+    def bind(self, parent: type[Any], where: str) -> bool:
+        """Find (or check) ``fk`` against the parent model and the ``fields``; whether the inline can be shown.
+
+        Raises:
+            DeclarationError: no foreign key to the parent is found, ``fk`` is none, or a field is unknown (while
+                ``fastmango check`` collects the errors: False, or the field left out).
+        """
         model = self.resource.model
         fields = model_fields(model)
         pointing = [f.name for f in fields.values() if f.kind == "fk" and f.related is parent]
         if self.fk is None:
             if len(pointing) != 1:
                 found = ", ".join(pointing) or "none"
-                raise ImproperlyConfigured(
+                _wrong_kind(
                     f"inlines of {where}: {model.__name__} needs fk= naming its foreign key to {parent.__name__} "
-                    f"(foreign keys to it: {found})"
+                    f"(foreign keys to it: {found})",
+                    f"give Inline({model.__name__}, fk=...) one of: {found}",
+                    where,
                 )
+                return False
             self.fk = pointing[0]
         elif self.fk not in pointing:
-            raise ImproperlyConfigured(
-                f"inlines of {where}: {model.__name__}.{self.fk} is no foreign key to {parent.__name__}"
-                f"{close_match(self.fk, pointing)}"
+            report(
+                DeclarationError(
+                    f"inlines of {where}: {model.__name__}.{self.fk} is no foreign key to {parent.__name__}"
+                    f"{close_match(self.fk, pointing)}; its foreign keys to it: {', '.join(pointing) or 'none'}",
+                    id=UNKNOWN_FIELD,
+                    hint=use_instead(self.fk, pointing, f"foreign key of {model.__name__} to {parent.__name__}"),
+                    obj=where,
+                )
             )
+            return False
         for name in self.field_names:
             if name not in fields:
-                raise ImproperlyConfigured(
-                    f"inlines of {where}: {model.__name__} has no field {name!r}{close_match(name, fields)}"
+                report(
+                    DeclarationError(
+                        f"inlines of {where}: {model.__name__} has no field {name!r}{close_match(name, fields)}; "
+                        f"its fields are: {', '.join(sorted(fields))}",
+                        id=UNKNOWN_FIELD,
+                        hint=use_instead(name, fields, f"field of {model.__name__}"),
+                        obj=where,
+                    )
                 )
+        self.field_names = tuple(name for name in self.field_names if name in fields)
         pk = model_info(model).pk_name
         self.fields = {
             name: info
             for name, info in fields.items()
             if (name in self.field_names if self.field_names else name not in (pk, self.fk)) and info.kind != "m2m"
         }
+        return True
 
 
 class ModelAdmin:
@@ -138,20 +177,27 @@ class ModelAdmin:
     label: str | None = None
     label_singular: str | None = None
 
+    def __init_subclass__(cls, **kwargs: Any) -> None:
+        """A subclass attribute that is nearly an option (``list_dispaly``) would be ignored: refuse it."""
+        super().__init_subclass__(**kwargs)
+        for name, value in vars(cls).items():
+            if name.startswith("_") or name in OPTIONS or callable(value) or isinstance(value, property):
+                continue
+            # A stricter cutoff than for keywords, which must be options: a subclass may hold attributes of its own.
+            if nearest(name, OPTIONS, cutoff=0.8) is not None:
+                _unknown_option(name, cls.__name__)
+
     def __init__(self, resource: Any, site: AdminSite | None = None, **options: Any) -> None:
-        unknown = [name for name in options if name not in OPTIONS]
-        if unknown:
-            raise TypeError(
-                f"unknown admin option {unknown[0]!r}{close_match(unknown[0], OPTIONS)}; options: {', '.join(OPTIONS)}"
-            )
-        for name, value in options.items():
-            if value is not None:
-                setattr(self, name, value)
         self.resource: ModelResource[Any] = resource_of(resource)
         self.site = site
         self.model = self.resource.model
         self.name = self.resource.name
         self.where = f"the admin of {self.model.__name__}"
+        for name, value in options.items():
+            if name not in OPTIONS:
+                _unknown_option(name, self.where)
+            elif value is not None:
+                setattr(self, name, value)
         self.fields: dict[str, FieldInfo] = model_fields(self.model)
         self.pk = self.resource.info.pk_name
         self.label_singular = self.label_singular or _words(self.model.__name__)
@@ -169,76 +215,110 @@ class ModelAdmin:
         return admin_class
 
     # -- checks -----------------------------------------------------------------------------------
-    def _known(self, option: str, names: Iterable[str], known: Iterable[str], what: str = "field") -> None:
+    def _known(self, option: str, names: Iterable[str], known: Iterable[str], what: str = "field") -> tuple[str, ...]:
+        """The ``names`` among ``known``; each other one is a declaration error naming the close match."""
         known = list(known)
+        valid = []
         for name in names:
-            if name not in known:
-                raise ImproperlyConfigured(
+            if name in known:
+                valid.append(name)
+                continue
+            report(
+                DeclarationError(
                     f"{option} of {self.where}: {self.model.__name__} has no {what} {name!r}"
-                    f"{close_match(name, known)}; its {what}s are: {', '.join(sorted(known)) or 'none'}"
+                    f"{close_match(name, known)}; its {what}s are: {', '.join(sorted(known)) or 'none'}",
+                    id=UNKNOWN_FIELD,
+                    hint=use_instead(name, known, f"{what} of {self.model.__name__}"),
+                    obj=self.where,
                 )
+            )
+        return tuple(valid)
 
     def _check_and_build(self) -> None:
         readable = list(self.resource.read_schema.model_fields)
         self.list_display = tuple(self.list_display) or tuple(dict.fromkeys([self.pk, *readable[:5]]))
-        self._known("list_display", self.list_display, readable)
-        self._known("readonly_fields", self.readonly_fields, self.fields)
-        self._known("autocomplete_fields", self.autocomplete_fields, self.fields)
-        for name in self.autocomplete_fields:
-            if self.fields[name].kind not in ("fk", "m2m"):
-                raise ImproperlyConfigured(
-                    f"autocomplete_fields of {self.where}: {name!r} is neither a foreign key nor a many-to-many field"
-                )
-        if self.date_hierarchy is not None:
-            self._known("date_hierarchy", [self.date_hierarchy], self.fields)
-            if self.fields[self.date_hierarchy].kind not in ("date", "datetime"):
-                raise ImproperlyConfigured(
-                    f"date_hierarchy of {self.where}: {self.date_hierarchy!r} is not a date or date-time field"
-                )
-        self.filter_paths = {name: self._filter_path(name) for name in self.list_filter}
+        self.list_display = self._known("list_display", self.list_display, readable)
+        self.readonly_fields = self._known("readonly_fields", self.readonly_fields, self.fields)
+        self.autocomplete_fields = self._autocomplete_fields()
+        self.date_hierarchy = self._date_hierarchy()
+        self.filter_paths = {name: path for name in self.list_filter if (path := self._filter_path(name)) is not None}
+        self.list_filter = tuple(self.filter_paths)
         self.sections = self._fieldsets()
-        self.search_fields = tuple(self.search_fields) or tuple(self.resource.filters.search_fields)
-        ordering = tuple(self.ordering) or (f"-{self.pk}",)
+        search = check_fields(self.model, self.search_fields, "search_fields", where=self.where, check_id=UNKNOWN_FIELD)
+        self.search_fields = tuple(search) or tuple(self.resource.filters.search_fields)
+        ordered = check_fields(
+            self.model,
+            [o.removeprefix("-") for o in self.ordering],
+            "ordering",
+            where=self.where,
+            check_id=UNKNOWN_FIELD,
+        )
+        ordering = tuple(o for o in self.ordering if o.removeprefix("-") in ordered) or (f"-{self.pk}",)
         sortable = [name for name in self.list_display if name in self.resource.info.columns]
-        try:
-            self.filters = FilterSpec(
-                self.model,
-                filter_fields=list(
-                    dict.fromkeys(
-                        [
-                            *self.resource.filters.filter_fields,
-                            *self.filter_paths.values(),
-                            *([self.date_hierarchy] if self.date_hierarchy else []),
-                            self.pk,
-                        ]
-                    )
-                ),
-                search_fields=self.search_fields,
-                ordering_fields=list(
-                    dict.fromkeys(
-                        [*sortable, *(o.removeprefix("-") for o in ordering), *self.resource.filters.ordering_fields]
-                    )
-                ),
-                default_ordering=ordering,
-            )
-        except ImproperlyConfigured as exc:
-            raise ImproperlyConfigured(f"{self.where}: {exc}") from None
-        self.inline_admins = [self._inline(item) for item in self.inlines]
+        self.filters = FilterSpec(
+            self.model,
+            filter_fields=list(
+                dict.fromkeys(
+                    [
+                        *self.resource.filters.filter_fields,
+                        *self.filter_paths.values(),
+                        *([self.date_hierarchy] if self.date_hierarchy else []),
+                        self.pk,
+                    ]
+                )
+            ),
+            search_fields=self.search_fields,
+            ordering_fields=list(
+                dict.fromkeys(
+                    [*sortable, *(o.removeprefix("-") for o in ordering), *self.resource.filters.ordering_fields]
+                )
+            ),
+            default_ordering=ordering,
+        )
+        self.inline_admins = [inline for item in self.inlines if (inline := self._inline(item)) is not None]
         self.admin_actions = self._actions()
 
-    def _filter_path(self, name: str) -> str:
-        """The filter a ``list_filter`` entry stands for: a field, a path, or a relation's key."""
+    def _autocomplete_fields(self) -> tuple[str, ...]:
+        valid = []
+        for name in self._known("autocomplete_fields", self.autocomplete_fields, self.fields):
+            if self.fields[name].kind in ("fk", "m2m"):
+                valid.append(name)
+                continue
+            _wrong_kind(
+                f"autocomplete_fields of {self.where}: {name!r} is neither a foreign key nor a many-to-many field",
+                f"leave {name!r} out of autocomplete_fields (it lists relations picked by searching)",
+                self.where,
+            )
+        return tuple(valid)
+
+    def _date_hierarchy(self) -> str | None:
+        if self.date_hierarchy is None or not self._known("date_hierarchy", [self.date_hierarchy], self.fields):
+            return None
+        if self.fields[self.date_hierarchy].kind in ("date", "datetime"):
+            return self.date_hierarchy
+        dates = [name for name, info in self.fields.items() if info.kind in ("date", "datetime")]
+        _wrong_kind(
+            f"date_hierarchy of {self.where}: {self.date_hierarchy!r} is not a date or date-time field",
+            f"name a date or date-time field of {self.model.__name__} ({', '.join(dates) or 'it has none'})",
+            self.where,
+        )
+        return None
+
+    def _filter_path(self, name: str) -> str | None:
+        """The filter a ``list_filter`` entry stands for: a field, a path, or a relation's key (None: unknown)."""
         head = name.split("__")[0]
         info = self.resource.info
         known = [*info.columns, *info.relations]
-        self._known("list_filter", [head], known)
+        if not self._known("list_filter", [head], known):
+            return None
         if name in info.relations:
             relation = info.relations[name]
             if relation.secondary is not None or relation.uselist:
                 return f"{name}__{model_info(relation.mapper.class_).pk_name}"
             column = next(iter(relation.local_columns))
             return str(info.mapper.get_property_by_column(column).key)
-        return name
+        found = check_fields(self.model, [name], "list_filter", where=self.where, check_id=UNKNOWN_FIELD)
+        return name if found else None
 
     def _fieldsets(self) -> list[dict[str, Any]]:
         if not self.fieldsets:
@@ -249,15 +329,13 @@ class ModelAdmin:
                 title, names = item.get("title"), item.get("fields", ())
             else:
                 title, names = item
-            self._known("fieldsets", names, self.fields)
-            sections.append({"title": title, "fields": list(names)})
+            sections.append({"title": title, "fields": list(self._known("fieldsets", names, self.fields))})
         return sections
 
-    def _inline(self, item: Any) -> Inline:
+    def _inline(self, item: Any) -> Inline | None:
         inline = item if isinstance(item, Inline) else Inline(item)
         inline.site = self.site
-        inline.bind(self.model, self.where)
-        return inline
+        return inline if inline.bind(self.model, self.where) else None
 
     def _actions(self) -> dict[str, AdminAction]:
         found: dict[str, AdminAction] = {"delete": DELETE}
@@ -334,6 +412,17 @@ class ModelAdmin:
             ],
             "actions": actions,
         }
+
+
+def _unknown_option(name: str, where: str) -> None:
+    report(
+        UnknownOption(
+            f"unknown admin option {name!r}{close_match(name, OPTIONS)} in {where}; options: {', '.join(OPTIONS)}",
+            id=UNKNOWN_OPTION,
+            hint=use_instead(name, OPTIONS, "admin option"),
+            obj=where,
+        )
+    )
 
 
 def _words(name: str) -> str:

@@ -15,9 +15,10 @@ from __future__ import annotations
 from collections.abc import Iterator
 from typing import Any
 
-from fastmango.admin.options import ModelAdmin, close_match
+from fastmango.admin.options import UNSEARCHABLE_TARGET, ModelAdmin, close_match
 from fastmango.api.resource import ModelResource
-from fastmango.core.errors import ImproperlyConfigured, ProblemError
+from fastmango.core.declarations import DeclarationError, report
+from fastmango.core.errors import ProblemError
 
 
 class AdminSite:
@@ -49,7 +50,8 @@ class AdminSite:
         replaces it: ``@admin.register(Post)`` above ``class PostAdmin(admin.ModelAdmin)``.
 
         Raises:
-            ImproperlyConfigured: an option names a field the model does not have (with the close match).
+            DeclarationError: an option names a field the model does not have (with the close match), or is no
+                option (then also a ``TypeError``).
         """
         resource = resource_or_model
         if not isinstance(resource, ModelResource):
@@ -84,7 +86,7 @@ class AdminSite:
         model has an admin with search fields.
 
         Raises:
-            ImproperlyConfigured: naming the admin, the field and what to register.
+            DeclarationError: naming the admin, the field and what to register (``fastmango check``: each one).
         """
         for model_admin in self:
             for name in model_admin.autocomplete_fields:
@@ -92,9 +94,15 @@ class AdminSite:
                 target = self.admin_of_model(related) if related is not None else None
                 if target is None or not target.search_fields:
                     what = related.__name__ if related is not None else name
-                    raise ImproperlyConfigured(
-                        f"autocomplete_fields of {model_admin.where}: {name!r} searches the admin of {what}; register "
-                        f"{what} with search_fields (admin.register({what}, search_fields=[...]))"
+                    fix = f"admin.register({what}, search_fields=[...])"
+                    report(
+                        DeclarationError(
+                            f"autocomplete_fields of {model_admin.where}: {name!r} searches the admin of {what}; "
+                            f"register {what} with search_fields ({fix})",
+                            id=UNSEARCHABLE_TARGET,
+                            hint=f"register {what} with search_fields: {fix}",
+                            obj=model_admin.where,
+                        )
                     )
 
 

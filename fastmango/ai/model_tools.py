@@ -18,9 +18,12 @@ from fastmango.ai.context import ToolContext
 from fastmango.ai.registry import ToolSpec, registry, tool_schema
 from fastmango.api.bounds import integer_bounds
 from fastmango.api.filters import field_type
-from fastmango.api.resource import Caller, ModelResource, resource_of
+from fastmango.api.resource import Caller, ModelResource, check_actions, resource_of
 
 ModelAction = Literal["list", "get", "create", "update", "delete"]
+MODEL_ACTIONS: tuple[ModelAction, ...] = ("list", "get", "create", "update", "delete")
+#: The ``fastmango check`` id of model tools' ``actions`` naming no action.
+UNKNOWN_ACTION = "fastmango.E305"
 
 
 def _schema(model: type[BaseModel]) -> dict[str, Any]:
@@ -78,7 +81,8 @@ def model_tool_specs(
     assistant offers its site's resources this way). Each spec's ``metadata`` names the resource and the action."""
     name = prefix or resource.name
     specs = []
-    for action in actions:
+    declaration = f"actions of the model tools of {resource.name}"
+    for action in check_actions(actions, declaration, UNKNOWN_ACTION, MODEL_ACTIONS):
         builder = {"list": _list_tool, "get": _get_tool, "create": _create_tool, "update": _update_tool}.get(
             action, _delete_tool
         )

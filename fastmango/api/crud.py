@@ -21,6 +21,7 @@ from fastmango.api.resource import (
     Caller,
     ModelResource,
     PermissionPolicy,
+    check_actions,
     page_total,
     resource_of,
 )
@@ -34,6 +35,9 @@ from fastmango.core.problems import problem_responses
 from fastmango.db.query import QuerySet
 
 __all__ = ["ACTIONS", "PERMISSION_OF", "Action", "CRUDRouter", "PermissionPolicy"]
+
+#: The ``fastmango check`` id of a router's ``actions`` naming no action.
+UNKNOWN_ACTION = "fastmango.E203"
 
 
 class IntegerKey(Convertor[int]):
@@ -129,7 +133,7 @@ class CRUDRouter(APIRouter):
         self.pagination = pagination
         self.default_limit, self.max_limit = default_limit, max_limit
         self.pk_path = "/{pk:fastmango_int}" if integer_bounds(self.model, self.info.pk_name) is not None else "/{pk}"
-        for action in actions:
+        for action in check_actions(actions, f"actions of the CRUDRouter of {resource.name}", UNKNOWN_ACTION):
             getattr(self, f"_add_{action}")()
 
     # -- callers ----------------------------------------------------------------------------------

@@ -9,15 +9,16 @@ A parameter that names no whitelisted field, an unknown lookup, a value of the w
 cannot hold (out of range, a NUL in text: :mod:`fastmango.api.bounds`) is a 400 problem naming the parameter:
 never a 500, never silently ignored.
 
-The declarations are checked when the spec is made: a field the model lacks is :class:`ImproperlyConfigured`
-naming the model, the field and the close match, at start-up rather than at the first request.
-:func:`check_fields` and :func:`check_relations` do it for other declarations (a resource's ``select_related``).
+The declarations are checked when the spec is made: a field the model lacks is a
+:class:`~fastmango.core.declarations.DeclarationError` (an ``ImproperlyConfigured``; ``fastmango check`` reports
+it as ``fastmango.E201``) naming the model, the field and the close match, at start-up rather than at the first
+request. :func:`check_fields` and :func:`check_relations` do it for other declarations (a resource's
+``select_related``: ``fastmango.E202``).
 """
 
 from __future__ import annotations
 
 import datetime
-import difflib
 import re
 from collections.abc import Iterable, Mapping, Sequence
 from typing import Annotated, Any, TypeVar
@@ -33,7 +34,8 @@ from fastmango.api.bounds import (
     utc_moment,
     value_adapter,
 )
-from fastmango.core.errors import ImproperlyConfigured, ProblemError
+from fastmango.core.declarations import DeclarationError, did_you_mean, report, use_instead
+from fastmango.core.errors import ProblemError
 from fastmango.core.problems import problem_type
 from fastmango.db.compiler import ModelInfo, model_info
 from fastmango.db.expressions import Q
@@ -67,43 +69,56 @@ DEFAULT_MAX_SEARCH_LENGTH = 200
 _TEXT_LOOKUPS = frozenset({"contains", "icontains", "startswith", "istartswith", "endswith", "iendswith", "iexact"})
 
 
+#: The ``fastmango check`` ids of the api layer's declaration errors (see :mod:`fastmango.core.declarations`).
+UNKNOWN_FIELD = "fastmango.E201"
+UNKNOWN_RELATION = "fastmango.E202"
+
+
 def field_type(model: type[Any], path: str) -> type[Any]:
     """The Python type of the column a ``relation__field`` path ends at."""
     return python_type(model, path)
 
 
-def check_fields(model: type[Any], paths: Iterable[str], declaration: str = "fields") -> None:
-    """Check that each ``relation__field`` path (or ``pk``) ends at a column of ``model``.
+def check_fields(
+    model: type[Any],
+    paths: Iterable[str],
+    declaration: str = "fields",
+    *,
+    where: str | None = None,
+    check_id: str = UNKNOWN_FIELD,
+) -> list[str]:
+    """Check that each ``relation__field`` path (or ``pk``) ends at a column of ``model``; the paths that do.
 
     Args:
         model: The table model the paths start from.
         paths: The declared paths (``["title", "author__name"]``).
         declaration: What declared them, for the message (``"ordering_fields"``).
+        where: Whose declaration it is, for the message (the model's name by default; ``"the admin of Book"``).
+        check_id: The ``fastmango check`` id of the error (the declaring layer's).
 
     Raises:
-        ImproperlyConfigured: a path names a field the model (or a related one) lacks, or ends at a relation;
-            the message names the model, the path and the close match.
+        DeclarationError: a path names a field the model (or a related one) lacks, or ends at a relation; the
+            message names the model, the path and the close match. While ``fastmango check`` collects the errors,
+            the path is left out of the result instead.
     """
+    valid = []
     for path in paths:
-        info = _follow(model, path, declaration)
-        last = path.split("__")[-1]
-        if last == "pk" or last in info.columns:
+        problem = _field_problem(model, path)
+        if problem is None:
             field_type(model, path)
+            valid.append(path)
             continue
-        where = f"{declaration} of {model.__name__}: {path!r}"
-        if last in info.relations:
-            raise ImproperlyConfigured(
-                f"{where} ends at the relation {last!r} of {info.model.__name__}; name one of its fields "
-                f"({path}__{model_info(info.relations[last].mapper.class_).pk_name}) or a column"
-            )
-        raise ImproperlyConfigured(
-            f"{where}: {info.model.__name__} has no field {last!r}{_did_you_mean(last, info.columns)}; "
-            f"its fields are: {', '.join(sorted(info.columns))}"
-        )
+        message, hint = problem
+        owner = where or model.__name__
+        report(DeclarationError(f"{declaration} of {owner}: {path!r}{message}", id=check_id, hint=hint, obj=owner))
+    return valid
 
 
-def check_relations(model: type[Any], paths: Iterable[str], declaration: str = "select_related") -> None:
-    """Check that each path (``author``, ``author__publisher``) follows to-one relations of ``model``.
+def check_relations(
+    model: type[Any], paths: Iterable[str], declaration: str = "select_related", *, check_id: str = UNKNOWN_RELATION
+) -> list[str]:
+    """Check that each path (``author``, ``author__publisher``) follows to-one relations of ``model``; the paths
+    that do.
 
     A resource's (or a router's) ``select_related`` is checked with it when declared.
 
@@ -111,54 +126,80 @@ def check_relations(model: type[Any], paths: Iterable[str], declaration: str = "
         model: The table model the paths start from.
         paths: The declared relation paths.
         declaration: What declared them, for the message.
+        check_id: The ``fastmango check`` id of the error (the declaring layer's).
 
     Raises:
-        ImproperlyConfigured: a step names no relation, or a to-many one (``prefetch_related`` loads those); the
-            message names the model, the path and the close match.
+        DeclarationError: a step names no relation, or a to-many one (``prefetch_related`` loads those); the
+            message names the model, the path and the close match (left out of the result while collecting).
     """
+    valid = []
     for path in paths:
-        info = model_info(model)
-        for part in path.split("__"):
-            relation = info.relations.get(part)
-            if relation is None:
-                raise ImproperlyConfigured(f"{declaration} of {model.__name__}: {path!r}: {_no_relation(info, part)}")
-            if relation.uselist:
-                raise ImproperlyConfigured(
-                    f"{declaration} of {model.__name__}: {path!r}: {part!r} is a to-many relation of "
-                    f"{info.model.__name__}; load it with prefetch_related"
-                )
-            info = model_info(relation.mapper.class_)
+        problem = _relation_problem(model, path)
+        if problem is None:
+            valid.append(path)
+            continue
+        message, hint = problem
+        owner = model.__name__
+        report(DeclarationError(f"{declaration} of {owner}: {path!r}: {message}", id=check_id, hint=hint, obj=owner))
+    return valid
 
 
-def _follow(model: type[Any], path: str, declaration: str) -> ModelInfo:
-    """The model a path's last part belongs to, following its relations; an unknown relation is an error."""
+def _field_problem(model: type[Any], path: str) -> tuple[str, str] | None:
+    """What is wrong with a field path (the message after the path, and the fix), None when nothing is."""
     info = model_info(model)
     parts = path.split("__")
     for index, part in enumerate(parts[:-1]):
         relation = info.relations.get(part)
         if relation is None:
-            problem = _no_relation(info, part)
+            problem, hint = _no_relation(info, part)
             if part in info.columns:  # "title__icontains": the lookup comes with the query parameter
-                problem += f"; declare {'__'.join(parts[: index + 1])!r} (lookups come with the query)"
-            raise ImproperlyConfigured(f"{declaration} of {model.__name__}: {path!r}: {problem}")
+                declared = "__".join(parts[: index + 1])
+                problem += f"; declare {declared!r} (lookups come with the query)"
+                hint = f"declare {declared!r}: the lookup comes with the query parameter"
+            return f": {problem}", hint
         info = model_info(relation.mapper.class_)
-    return info
-
-
-def _no_relation(info: ModelInfo, name: str) -> str:
-    """Why ``name`` is no relation of ``info``'s model: a column, or a typo (with its close match)."""
-    if name in info.columns:
-        return f"{name!r} is a column of {info.model.__name__}, not a relation"
-    relations = ", ".join(sorted(info.relations)) or "none"
+    last = parts[-1]
+    if last == "pk" or last in info.columns:
+        return None
+    if last in info.relations:
+        key = f"{path}__{model_info(info.relations[last].mapper.class_).pk_name}"
+        return (
+            f" ends at the relation {last!r} of {info.model.__name__}; name one of its fields ({key}) or a column",
+            f"declare {key!r} (or another field of the relation)",
+        )
     return (
-        f"{info.model.__name__} has no relation {name!r}{_did_you_mean(name, info.relations)}; "
-        f"its relations are: {relations}"
+        f": {info.model.__name__} has no field {last!r}{did_you_mean(last, info.columns)}; "
+        f"its fields are: {', '.join(sorted(info.columns))}",
+        use_instead(last, info.columns, f"field of {info.model.__name__}"),
     )
 
 
-def _did_you_mean(name: str, candidates: Iterable[str]) -> str:
-    close = difflib.get_close_matches(name, list(candidates), n=1)
-    return f" (did you mean {close[0]!r}?)" if close else ""
+def _relation_problem(model: type[Any], path: str) -> tuple[str, str] | None:
+    """What is wrong with a ``select_related`` path (the message and the fix), None when nothing is."""
+    info = model_info(model)
+    for part in path.split("__"):
+        relation = info.relations.get(part)
+        if relation is None:
+            return _no_relation(info, part)
+        if relation.uselist:
+            return (
+                f"{part!r} is a to-many relation of {info.model.__name__}; load it with prefetch_related",
+                f"leave {part!r} out of select_related (prefetch_related loads to-many relations)",
+            )
+        info = model_info(relation.mapper.class_)
+    return None
+
+
+def _no_relation(info: ModelInfo, name: str) -> tuple[str, str]:
+    """Why ``name`` is no relation of ``info``'s model (a column, or a typo with its close match), and the fix."""
+    if name in info.columns:
+        return f"{name!r} is a column of {info.model.__name__}, not a relation", f"name a relation, not {name!r}"
+    relations = ", ".join(sorted(info.relations)) or "none"
+    return (
+        f"{info.model.__name__} has no relation {name!r}{did_you_mean(name, info.relations)}; "
+        f"its relations are: {relations}",
+        use_instead(name, info.relations, f"relation of {info.model.__name__}"),
+    )
 
 
 _BOOL = TypeAdapter(Annotated[bool, JSON_BOOLEAN])
@@ -183,10 +224,11 @@ class FilterSpec:
         default_ordering: Sequence[str] = (),
     ) -> None:
         self.model = model
-        check_fields(model, filter_fields, "filter_fields")
-        check_fields(model, search_fields, "search_fields")
-        check_fields(model, ordering_fields, "ordering_fields")
-        check_fields(model, [path.removeprefix("-") for path in default_ordering], "default_ordering")
+        filter_fields = check_fields(model, filter_fields, "filter_fields")
+        search_fields = check_fields(model, search_fields, "search_fields")
+        ordering_fields = check_fields(model, ordering_fields, "ordering_fields")
+        ordered = check_fields(model, [path.removeprefix("-") for path in default_ordering], "default_ordering")
+        default_ordering = [path for path in default_ordering if path.removeprefix("-") in ordered]
         # Longest first, so that "author__name" wins over "author" for "author__name__icontains".
         self.filter_fields = sorted(filter_fields, key=len, reverse=True)
         self.search_fields = list(search_fields)

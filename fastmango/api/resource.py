@@ -30,15 +30,27 @@ from fastmango.api.rows import row_builder
 from fastmango.api.schemas import schema_for
 from fastmango.auth.permissions import codename
 from fastmango.auth.policies import Policy, PolicySpec, authorize, policy_for
+from fastmango.core.declarations import DeclarationError, did_you_mean, report, use_instead
 from fastmango.core.errors import ProblemError
 from fastmango.db.compiler import model_info
 from fastmango.db.errors import FieldError
 from fastmango.db.query import QuerySet
 from fastmango.db.session import transaction
 
-__all__ = ["ACTIONS", "Action", "BaseQuerySet", "Caller", "ModelResource", "Surface", "page_total", "resource_of"]
+__all__ = [
+    "ACTIONS",
+    "Action",
+    "BaseQuerySet",
+    "Caller",
+    "ModelResource",
+    "Surface",
+    "check_actions",
+    "page_total",
+    "resource_of",
+]
 
 M = TypeVar("M")
+A = TypeVar("A", bound=str)
 Action = Literal["list", "get", "create", "update", "replace", "delete"]
 ACTIONS: tuple[Action, ...] = ("list", "get", "create", "update", "replace", "delete")
 PermissionPolicy = PolicySpec | Policy  # True | False | "writes" | callable(user, action) (may be async) | a Policy
@@ -86,8 +98,7 @@ class ModelResource(Generic[M]):
         self.info = model_info(model)
         self.table: str = model.__tablename__  # type: ignore[attr-defined]
         self.name = name or self.table
-        self.select_related = tuple(select_related)
-        check_relations(model, self.select_related)
+        self.select_related = tuple(check_relations(model, select_related))
         self.filters = FilterSpec(
             model, filter_fields=filter_fields, search_fields=search_fields, ordering_fields=ordering_fields
         )
@@ -303,6 +314,24 @@ def resource_of(model_or_resource: Any, **options: Any) -> ModelResource[Any]:
             )
         return model_or_resource
     return ModelResource(model_or_resource, **{k: v for k, v in options.items() if v is not None})
+
+
+def check_actions(actions: Iterable[A], declaration: str, check_id: str, known: Sequence[str] = ACTIONS) -> list[A]:
+    """The ``actions`` a router or tools declare that are among ``known``.
+
+    Raises:
+        DeclarationError: one is not (a typo such as ``"lsit"``), naming the declaration, the close match and the
+            actions (left out of the result while ``fastmango check`` collects the errors).
+    """
+    valid = []
+    for action in actions:
+        if action in known:
+            valid.append(action)
+            continue
+        close = did_you_mean(action, known)
+        message = f"{declaration}: no action {action!r}{close}; the actions are: {', '.join(known)}"
+        report(DeclarationError(message, id=check_id, hint=use_instead(action, known, "action"), obj=declaration))
+    return valid
 
 
 async def page_total(queryset: QuerySet[Any], items: list[Any], limit: int, offset: int) -> int:

@@ -23,7 +23,7 @@ if TYPE_CHECKING:
 
 
 #: The order areas are printed in (others after, in the order found).
-AREA_ORDER = ("project", "settings", "models", "routes", "ai", "tasks")
+AREA_ORDER = ("project", "settings", "models", "routes", "ai", "tasks", "admin")
 
 
 @app.command()
@@ -63,25 +63,29 @@ def load_context(project: Project) -> tuple[CheckContext, str | None]:
     """The project's app and settings to check, and why the app refused to load or start (None: it did not).
 
     The app is configured as ``fastmango.setup()`` configures it; when it refuses, the checks run on what loaded:
-    the app with its registries (a plugin's ``configure`` refused) or the settings alone.
+    the app with its registries (a plugin's ``configure`` refused) or the settings alone. A declaration naming an
+    unknown field (or action, option) does not stop the loading: each one is collected, to be reported.
     """
     from fastmango.core.app import FastMango
+    from fastmango.core.declarations import collecting
     from fastmango.core.errors import ImproperlyConfigured
     from fastmango.core.project import load_app
     from fastmango.core.system_checks import CheckContext
 
-    try:
-        application = load_app(project)
-    except Exception as exc:
-        return CheckContext(settings=_project_settings(project), migrations_dir=project.migrations_dir), _why(exc)
-    if not isinstance(application, FastMango):
-        raise ImproperlyConfigured(f"{project.app_path!r} is a {type(application).__name__}, not a FastMango app")
-    refusal = None
-    try:
-        application.configure_plugins()
-    except Exception as exc:
-        refusal = _why(exc)
-    return CheckContext(application.settings, application, project.migrations_dir), refusal
+    with collecting() as errors:
+        try:
+            application = load_app(project)
+        except Exception as exc:
+            settings = _project_settings(project)
+            return CheckContext(settings, None, project.migrations_dir, errors), _why(exc)
+        if not isinstance(application, FastMango):
+            raise ImproperlyConfigured(f"{project.app_path!r} is a {type(application).__name__}, not a FastMango app")
+        refusal = None
+        try:
+            application.configure_plugins()
+        except Exception as exc:
+            refusal = _why(exc)
+    return CheckContext(application.settings, application, project.migrations_dir, errors), refusal
 
 
 def _why(exc: Exception) -> str:

@@ -23,13 +23,14 @@ from __future__ import annotations
 import importlib
 import inspect
 from collections.abc import Awaitable, Callable, Iterable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Literal
 
 from fastmango.core.settings import INSECURE_SECRET_KEY, MIN_SECRET_KEY_LENGTH
 
 if TYPE_CHECKING:
+    from fastmango.core.declarations import DeclarationError
     from fastmango.core.settings import Settings
 
 Level = Literal["error", "warning", "info"]
@@ -81,11 +82,14 @@ class CheckContext:
         settings: The project's settings.
         app: The project's app (None when it refuses to load: then only ``settings`` checks run).
         migrations_dir: The project's migrations folder (None: the models checks say nothing about migrations).
+        declaration_errors: The declaration errors collected while the app loaded (``fastmango check`` loads it
+            inside :func:`fastmango.core.declarations.collecting`, so that every typo is found, not the first).
     """
 
     settings: Settings
     app: Any = None
     migrations_dir: Path | None = None
+    declaration_errors: list[DeclarationError] = field(default_factory=list)
 
 
 CheckFunction = Callable[[CheckContext], Iterable[Finding] | Awaitable[Iterable[Finding]]]
@@ -201,7 +205,18 @@ def area_of(finding: Finding) -> str:
     return "project" if code[1:] == "000" else _AREAS.get(code[1], "other")
 
 
-_AREAS = {"0": "settings", "1": "models", "2": "routes", "3": "ai", "4": "tasks"}
+_AREAS = {"0": "settings", "1": "models", "2": "routes", "3": "ai", "4": "tasks", "5": "admin"}
+
+
+# Declarations (the ids of the layers that own them: E201-E203 api, E305 ai, E501-E504 admin)
+
+
+@register("declarations", scope="settings")
+def check_declarations(context: CheckContext) -> list[Finding]:
+    """Each declaration naming an unknown field, relation, action or option, as its layer's finding."""
+    return [
+        Finding(error.id, "error", str(error), hint=error.hint, obj=error.obj) for error in context.declaration_errors
+    ]
 
 
 # Settings (fastmango.E001-E009, W001-W009)

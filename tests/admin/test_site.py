@@ -5,6 +5,7 @@ from __future__ import annotations
 import pytest
 
 from fastmango.admin import AdminSite, Inline, ModelAdmin
+from fastmango.core.declarations import collecting
 from fastmango.core.errors import ImproperlyConfigured
 from tests.db.models import Author, Book, Tag
 
@@ -82,3 +83,53 @@ def test_a_model_admin_subclass_registers_with_the_decorator() -> None:
 def test_list_filter_on_a_relation_filters_on_its_key() -> None:
     admin = AdminSite().register(Book, list_filter=["author", "tags", "author__name"])
     assert admin.filter_paths == {"author": "author_id", "tags": "tags__id", "author__name": "author__name"}
+
+
+def test_a_subclass_attribute_that_is_nearly_an_option_is_refused_with_the_close_match() -> None:
+    with pytest.raises(TypeError, match=r"unknown admin option 'list_dispaly' \(did you mean 'list_display'\?\)"):
+
+        class TypoAdmin(ModelAdmin):
+            list_dispaly = ["title"]
+
+    class OwnAttributes(ModelAdmin):  # attributes of its own, not near an option, are the subclass's business
+        label_map = {"a": "A"}
+        page_note = "x"
+
+
+def test_while_the_check_collects_every_wrong_option_of_a_registration_is_recorded() -> None:
+    with collecting() as found:
+        admin = AdminSite().register(
+            Book,
+            list_display=["id", "titel"],
+            list_filter=["autor", "published"],
+            search_fields=["titl"],
+            ordering=["-pagez"],
+            date_hierarchy="title",
+            inlines=[Inline(Tag, fields=["nmae"])],
+            list_displays=["x"],
+        )
+    assert [(e.id, str(e).split(" of ")[0]) for e in found] == [
+        ("fastmango.E502", "unknown admin option 'list_displays' (did you mean 'list_display'?) in the admin"),
+        ("fastmango.E501", "list_display"),
+        ("fastmango.E504", "date_hierarchy"),
+        ("fastmango.E501", "list_filter"),
+        ("fastmango.E501", "search_fields"),
+        ("fastmango.E501", "ordering"),
+        ("fastmango.E504", "inlines"),
+    ]
+    assert found[1].hint == "use 'title' instead of 'titel'"
+    assert (admin.list_display, admin.list_filter, admin.date_hierarchy, admin.inline_admins) == (
+        ("id",),
+        ("published",),
+        None,
+        [],
+    )
+
+
+def test_every_autocomplete_target_without_search_is_collected_when_the_app_starts() -> None:
+    site = AdminSite()
+    site.register(Book, autocomplete_fields=["author_id", "tags"])
+    with collecting() as found:
+        site.check()
+    assert [(e.id, e.obj) for e in found] == [("fastmango.E503", "the admin of Book")] * 2
+    assert found[0].hint == "register Author with search_fields: admin.register(Author, search_fields=[...])"

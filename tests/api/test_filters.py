@@ -7,6 +7,7 @@ import pytest
 
 from fastmango.api import CRUDRouter
 from fastmango.api.filters import FilterSpec, check_fields, check_relations
+from fastmango.core.declarations import DeclarationError, collecting
 from fastmango.core.errors import ImproperlyConfigured
 from tests.db.models import Book
 
@@ -101,3 +102,29 @@ def test_a_crud_router_ordering_by_a_field_its_model_lacks_fails_when_made_not_w
     # The README's example once ordered by created_at on a Post without one: a bare KeyError('created_at').
     with pytest.raises(ImproperlyConfigured, match=r"ordering_fields of Book: 'created_at': Book has no field"):
         CRUDRouter(Book, prefix="/books", ordering_fields=["created_at", "title"])
+
+
+def test_an_unknown_field_is_a_declaration_error_with_the_check_id_and_the_close_match_as_hint() -> None:
+    with pytest.raises(DeclarationError) as caught:
+        FilterSpec(Book, search_fields=["titel"])
+    assert (caught.value.id, caught.value.hint, caught.value.obj) == (
+        "fastmango.E201",
+        "use 'title' instead of 'titel'",
+        "Book",
+    )
+    with pytest.raises(DeclarationError) as relation:
+        check_relations(Book, ["autor"])
+    assert (relation.value.id, relation.value.hint) == ("fastmango.E202", "use 'author' instead of 'autor'")
+
+
+def test_while_the_check_collects_every_wrong_field_is_recorded_and_the_spec_keeps_the_others() -> None:
+    with collecting() as found:
+        spec = FilterSpec(
+            Book, filter_fields=["titel", "pages"], ordering_fields=["pagse"], default_ordering=["-pagse"]
+        )
+    assert [(e.id, str(e).split(":")[0]) for e in found] == [
+        ("fastmango.E201", "filter_fields of Book"),
+        ("fastmango.E201", "ordering_fields of Book"),
+        ("fastmango.E201", "default_ordering of Book"),
+    ]
+    assert (spec.filter_fields, spec.ordering_fields, spec.default_ordering) == (["pages"], [], ("id",))

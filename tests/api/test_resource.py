@@ -114,3 +114,28 @@ def test_a_misspelt_select_related_fails_at_declaration_with_the_close_match() -
 
     with pytest.raises(ImproperlyConfigured, match=r"auther.*author"):
         ModelResource(Book, select_related=["auther"])
+
+
+def test_a_misspelt_router_action_fails_at_declaration_with_the_close_match() -> None:
+    from fastmango.core.declarations import DeclarationError
+
+    with pytest.raises(
+        DeclarationError, match=r"actions of the CRUDRouter of book: no action 'lsit' \(did you mean 'list'\?\)"
+    ) as caught:
+        CRUDRouter(Book, actions=["get", "lsit"])  # type: ignore[list-item]
+    assert (caught.value.id, caught.value.hint) == ("fastmango.E203", "use 'list' instead of 'lsit'")
+
+
+def test_a_misspelt_model_tool_action_fails_at_declaration_instead_of_exposing_a_delete_tool() -> None:
+    from fastmango.core.declarations import DeclarationError, collecting
+
+    with pytest.raises(
+        DeclarationError, match=r"actions of the model tools of book: no action 'delet' \(did you mean 'delete'\?\)"
+    ) as caught:
+        expose_model(Book, actions=["list", "delet"], permissions=False, prefix="typo_book")  # type: ignore[list-item]
+    assert caught.value.id == "fastmango.E305"
+    assert "typo_book_delet" not in registry
+    with collecting() as found:
+        specs = expose_model(Book, actions=["list", "delet"], permissions=False, prefix="typo_book")  # type: ignore[list-item]
+    assert ([spec.name for spec in specs], [e.id for e in found]) == (["typo_book_list"], ["fastmango.E305"])
+    registry.remove("typo_book_list")

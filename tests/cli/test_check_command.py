@@ -158,3 +158,83 @@ def test_a_module_that_fails_to_import_is_one_finding_naming_the_line(project: P
     assert result.returncode == 1
     assert "project:\n  fastmango.E000 (error): the app refuses to start: site_check/tools.py:" in result.stdout
     assert "NameError: name 'undefined_name' is not defined" in result.stdout
+
+
+TYPO_ROUTES = """
+from fastmango.api import CRUDRouter
+from fastmango.auth.models import Group
+
+router.include_router(CRUDRouter(Group, prefix="/teams", filter_fields=["nme"], actions=["list", "gett"]))
+"""
+TYPO_TOOLS = """
+from fastmango.ai import expose_model
+from fastmango.auth.models import Group
+
+expose_model(Group, search_fields=["nmae"], actions=["lsit"])
+"""
+TYPO_ADMIN = """
+from fastmango import admin
+from fastmango.auth.models import Group
+
+admin.register(Group, list_display=["id", "nam"], ordering=["-idd"])
+"""
+
+
+def test_every_typo_in_the_declarations_is_a_finding_naming_the_close_match(project: Path) -> None:
+    for module, typos in (("routes", TYPO_ROUTES), ("tools", TYPO_TOOLS), ("admin", TYPO_ADMIN)):
+        with (project / "site_check" / f"{module}.py").open("a") as source:
+            source.write(typos)
+    result = run(project, "check")
+    assert result.returncode == 1, result.stderr
+    assert "Traceback" not in result.stdout + result.stderr
+    assert "E000" not in result.stdout  # the app loaded: each typo is its own finding
+    for line in [
+        "  fastmango.E201 (error) [Group]: filter_fields of Group: 'nme': Group has no field 'nme' (did you mean "
+        "'name'?); its fields are: id, name",
+        "      fix: use 'name' instead of 'nme'",
+        "  fastmango.E203 (error) [actions of the CRUDRouter of auth_group]: actions of the CRUDRouter of auth_group: "
+        "no action 'gett' (did you mean 'get'?)",
+        "      fix: use 'get' instead of 'gett'",
+        "      fix: use 'name' instead of 'nmae'",
+        "      fix: use 'list' instead of 'lsit'",
+        "admin:\n  fastmango.E501 (error) [the admin of Group]: list_display of the admin of Group: Group has no field "
+        "'nam' (did you mean 'name'?)",
+        "      fix: use 'id' instead of 'idd'",
+    ]:
+        assert line in result.stdout
+    found = findings(project)
+    assert sorted(f["id"] for f in found) == [
+        "fastmango.E201",
+        "fastmango.E201",
+        "fastmango.E203",
+        "fastmango.E305",
+        "fastmango.E501",
+        "fastmango.E501",
+    ]
+
+
+def test_a_typo_in_the_app_module_itself_is_a_finding_not_a_refusal(project: Path) -> None:
+    with (project / "site_check" / "app.py").open("a") as app_module:
+        app_module.write(
+            "\nfrom fastmango.api import CRUDRouter\nfrom fastmango.auth.models import Group\n\n"
+            'app.include_router(CRUDRouter(Group, prefix="/teams", select_related=["nmae"]))\n'
+        )
+    found = findings(project)
+    assert [(f["id"], f["area"], f["obj"], f["hint"]) for f in found] == [
+        ("fastmango.E202", "routes", "Group", "'nmae' is no relation of Group; use one of: permissions, users")
+    ]
+    assert found[0]["message"] == (
+        "select_related of Group: 'nmae': Group has no relation 'nmae'; its relations are: permissions, users"
+    )
+
+
+def test_declarations_without_typos_give_no_declaration_finding(project: Path) -> None:
+    clean = {
+        "routes": TYPO_ROUTES.replace('"nme"', '"name"').replace('"gett"', '"get"'),
+        "tools": TYPO_TOOLS.replace('"nmae"', '"name"').replace('"lsit"', '"list"'),
+        "admin": TYPO_ADMIN.replace('"nam"', '"name"').replace('"-idd"', '"-id"'),
+    }
+    for module, source_text in clean.items():
+        with (project / "site_check" / f"{module}.py").open("a") as source:
+            source.write(source_text)
+    assert findings(project) == []

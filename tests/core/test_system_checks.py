@@ -158,3 +158,18 @@ def test_finding_levels_are_checked_and_areas_come_from_ids() -> None:
     assert area_of(Finding("fastmango.W201", "warning", "m")) == "routes"
     assert area_of(Finding("fastmango.E101", "error", "m")) == "models"
     assert system_checks.BUILTIN_CHECKS  # the layers' checks register on first use
+
+
+def test_each_collected_declaration_error_is_a_finding_with_its_layers_id_and_hint() -> None:
+    from fastmango.core.declarations import DeclarationError
+    from fastmango.core.system_checks import check_declarations
+
+    context = context_for()
+    assert check_declarations(context) == []
+    context.declaration_errors = [
+        DeclarationError("list_display of the admin of Note: 'txet'", id="fastmango.E501", hint="use 'text'", obj="x")
+    ]
+    found = check_declarations(context)
+    assert [(f.id, f.level, f.message, f.hint, f.obj, area_of(f)) for f in found] == [
+        ("fastmango.E501", "error", "list_display of the admin of Note: 'txet'", "use 'text'", "x", "admin")
+    ]
