@@ -26,6 +26,7 @@ from fastmango.ai.context import AgentDeps
 from fastmango.ai.llm import resolve_model
 from fastmango.ai.registry import Registry, registry
 from fastmango.auth.dependencies import optional_user
+from fastmango.core import recorder
 from fastmango.core.errors import FastMangoError, ImproperlyConfigured, ProblemError
 from fastmango.core.problems import default_problem_type, problem_type
 
@@ -137,8 +138,9 @@ class BoundAgent:
         """Run the agent (``prompt`` None: resume a history, e.g. with ``deferred_tool_results``). Provider failures
         become 502/503/504 problem details naming the provider."""
         agent = self.agent
-        with provider_errors(_system(agent)):
-            return await agent.run(prompt, deps=self.deps, **kwargs)
+        async with recorder.recording("agent", self.spec.name, user=_username(self.deps.user)):
+            with provider_errors(_system(agent)):
+                return await agent.run(prompt, deps=self.deps, **kwargs)
 
     async def events(self, prompt: str, **kwargs: Any) -> AsyncIterator[dict[str, Any]]:
         """The run as events: ``text`` deltas, ``tool_call`` / ``tool_result`` and a final ``output``."""
@@ -153,6 +155,8 @@ class BoundAgent:
         )
 
         agent = self.agent
+        # Not a record of its own (a context variable set in a generator leaks into its consumer between items):
+        # the calls of a streamed run are in the record of the request that streams it.
         with provider_errors(_system(agent)):
             async with agent.run_stream_events(prompt, deps=self.deps, **kwargs) as stream:
                 async for event in stream:
@@ -413,6 +417,10 @@ class provider_errors:
                 title="AI provider error",
                 type=problem_type("ai-provider-error"),
             ) from None
+
+
+def _username(user: Any) -> str | None:
+    return getattr(user, "username", None) if getattr(user, "is_authenticated", False) else None
 
 
 def _system(agent: Any) -> str | None:

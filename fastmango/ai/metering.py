@@ -18,6 +18,7 @@ import datetime
 import logging
 from typing import Any, ClassVar
 
+from fastmango.core import recorder
 from fastmango.db import Field, Model, UTCDateTime
 
 logger = logging.getLogger("fastmango.ai")
@@ -83,7 +84,9 @@ class UsageMeter:
         self.enabled = settings.ai_metering
 
     def record(self, record: UsageRecord) -> None:
-        """Buffer ``record``; never waits for the database."""
+        """Buffer ``record``; never waits for the database. The open debug record gets it too."""
+        if recorder.current() is not None:
+            recorder.note("ai", _debug_entry(record))
         if not self.enabled:
             return
         self.buffer.append(record)
@@ -146,6 +149,25 @@ class UsageMeter:
 
 meter = UsageMeter()
 """The process-wide usage meter; the AI plugin configures it from the settings."""
+
+
+def _debug_entry(record: UsageRecord) -> dict[str, Any]:
+    """What the debug panel shows of a model request or tool call."""
+    if record.kind == "tool":
+        detail = f"{record.status}, {record.latency_ms:.1f} ms"
+        return {"kind": "tool_call", "name": record.tool, "detail": detail, "status": record.status}
+    tokens = f"{record.input_tokens} in, {record.output_tokens} out"
+    cost = "cache hit" if record.cache_hit else f"${record.cost:.6f}" if record.cost is not None else "price unknown"
+    detail = f"{tokens}, {cost}, {record.latency_ms:.1f} ms, {record.status}"
+    return {
+        "kind": "model_request",
+        "name": record.model,
+        "detail": detail,
+        "input_tokens": record.input_tokens,
+        "output_tokens": record.output_tokens,
+        "cost": record.cost,
+        "status": record.status,
+    }
 
 
 async def flush_usage() -> None:

@@ -21,6 +21,7 @@ from pydantic_ai.toolsets.external import TOOL_SCHEMA_VALIDATOR
 
 from fastmango.ai.context import AgentDeps, ToolContext
 from fastmango.ai.tool_errors import describe_failure
+from fastmango.core import recorder
 from fastmango.core.errors import ProblemError
 
 if TYPE_CHECKING:
@@ -83,7 +84,9 @@ async def run_tool(spec: ToolSpec, context: ToolContext, args: dict[str, Any]) -
     (:func:`~fastmango.ai.tool_errors.describe_failure`), never by its class or message, and logged.
     """
     try:
-        if not await spec.allowed_for(context.user):
+        allowed = await spec.allowed_for(context.user)
+        recorder.note("ai", _decision(spec, context.user, allowed))
+        if not allowed:
             raise ToolPermissionDenied(f"You may not use the tool {spec.name!r}.")
         run = context.run
         if spec.requires_approval and not getattr(run, "tool_call_approved", False):
@@ -105,6 +108,19 @@ async def run_tool(spec: ToolSpec, context: ToolContext, args: dict[str, Any]) -
         else:
             logger.exception("tool %s failed", spec.name)
         raise (ModelRetry if failure.retry else ToolFailed)(failure.message) from None
+
+
+def _decision(spec: ToolSpec, user: Any, allowed: bool) -> dict[str, Any]:
+    """The debug record's entry of a permission decision: who, which tool, allowed or denied, and why."""
+    who = getattr(user, "username", None) or "anonymous"
+    needs = ", ".join(spec.permissions) or ("nothing" if spec.allow_anonymous else "a logged-in user")
+    verdict = "allowed" if allowed else "denied"
+    return {
+        "kind": "permission",
+        "name": spec.name,
+        "detail": f"{verdict} for {who}: needs {needs}",
+        "allowed": allowed,
+    }
 
 
 def _user(ctx: RunContext[Any]) -> Any:

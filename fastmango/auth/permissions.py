@@ -13,6 +13,8 @@ from sqlmodel import SQLModel
 from fastmango.auth.models import Permission
 
 ACTIONS = ("view", "add", "change", "delete")
+#: Permissions of no table (codename: name), created by ``sync_permissions`` (see :func:`declare_permission`).
+EXTRA_PERMISSIONS: dict[str, str] = {}
 
 PERMISSION_OF: Final[dict[str, str]] = {
     "list": "view",
@@ -55,9 +57,16 @@ def table_models() -> list[type[Any]]:
     return sorted(models, key=lambda model: model.__tablename__)
 
 
+def declare_permission(codename: str, name: str) -> None:
+    """Declare a permission that belongs to no table (``declare_permission("debug.view", "Can view the debug
+    panel")``): ``migrate`` creates it beside the tables' own, so it can be granted to users and groups."""
+    EXTRA_PERMISSIONS[codename] = name
+
+
 async def sync_permissions(only_tables: set[str] | None = None) -> list[str]:
     """Create the missing permissions of every imported table model (of those in ``only_tables``, when
-    given: the tables that exist); returns the codenames created."""
+    given: the tables that exist) and the declared ones (:func:`declare_permission`); returns the codenames
+    created."""
     existing = set(await Permission.objects.values_list("codename", flat=True))
     missing = []
     for model in table_models():
@@ -66,5 +75,6 @@ async def sync_permissions(only_tables: set[str] | None = None) -> list[str]:
         for action, name in zip(ACTIONS, permission_codenames(model), strict=True):
             if name not in existing:
                 missing.append(Permission(codename=name, name=f"Can {action} {model.__tablename__}"))
+    missing.extend(Permission(codename=c, name=n) for c, n in EXTRA_PERMISSIONS.items() if c not in existing)
     await Permission.objects.bulk_create(missing)
     return [permission.codename for permission in missing]

@@ -225,6 +225,11 @@ def _is_user_code(filename: str) -> bool:
     return not path.startswith(_LIBRARY_DIRS)
 
 
+def secret_header(name: str) -> bool:
+    """Whether a header named ``name`` carries a secret (Authorization, Cookie, X-API-Key, a session or token)."""
+    return bool(_SECRET_HEADER.search(name))
+
+
 def looks_secret(name: str) -> bool:
     """Whether a variable or mapping key named ``name`` likely holds a secret (``password``, ``api_key``, ``key``)."""
     return bool(_SECRET_WORDS.search(name)) or "key" in name.lower().split("_")

@@ -38,6 +38,7 @@ DEFAULT_PLUGINS = [
     "fastmango.tasks.plugin:TasksPlugin",
     "fastmango.ai.plugin:AIPlugin",
     "fastmango.admin.plugin:AdminPlugin",
+    "fastmango.devtools.plugin:DevtoolsPlugin",
 ]
 
 _SUPPORTED_SCHEMES = {
@@ -208,6 +209,28 @@ class Settings(BaseSettings):
         validation_alias=_aliases("admin_assistant_model"),
         description="The ai_models alias the admin's assistant runs on (None: the default alias, unless it is the "
         "offline test model; then the assistant is off).",
+    )
+    # developer tools (fastmango.devtools)
+    debug_panel: bool | None = Field(
+        None,
+        validation_alias=_aliases("debug_panel"),
+        description="Keep per-request records and serve the debug panel (None: in DEBUG; on in prod, only the "
+        "requests of staff users are recorded). The panel is for staff users with debug.view.",
+    )
+    debug_panel_path: str = Field("/_debug", validation_alias=_aliases("debug_panel_path"))
+    debug_panel_max_records: int = Field(
+        200, ge=1, validation_alias=_aliases("debug_panel_max_records"), description="Records kept (newest first)."
+    )
+    debug_panel_store: Literal["auto", "memory", "redis"] = Field(
+        "auto",
+        validation_alias=_aliases("debug_panel_store"),
+        description="auto: Redis when REDIS_URL is set (shared by every process), else this process's memory.",
+    )
+    debug_n_plus_one_threshold: int = Field(
+        3,
+        ge=2,
+        validation_alias=_aliases("debug_n_plus_one_threshold"),
+        description="A query repeated this many times in one request, job or agent run is reported as an N+1.",
     )
     # tasks (fastmango.tasks)
     task_backend: Literal["auto", "inline", "arq"] = Field(

@@ -9,6 +9,7 @@ from datetime import UTC, datetime, timedelta
 from typing import TYPE_CHECKING, Any, Generic, TypeVar, overload
 from uuid import uuid4
 
+from fastmango.core import recorder
 from fastmango.core.errors import ImproperlyConfigured
 from fastmango.tasks.arguments import TaskArguments
 from fastmango.tasks.context import TaskContext
@@ -117,6 +118,7 @@ class Task(Generic[R]):
         backend = get_backend()
         job: Job[R] = Job(uuid4().hex, self, backend)
         await run_on_commit(functools.partial(backend.enqueue, self, job.id, payload, run_at))
+        recorder.note("tasks", {"task": self.name, "job_id": job.id, "run_at": run_at.isoformat() if run_at else None})
         return job
 
     def load_result(self, value: Any) -> R:

@@ -11,6 +11,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from fastmango.auth.permission_scope import permission_scope
+from fastmango.core import recorder
 from fastmango.tasks.context import TaskContext
 from fastmango.tasks.definition import Task
 
@@ -40,7 +41,19 @@ async def run_attempt(task: Task[Any], ctx: TaskContext, payload: dict[str, Any]
     """Validate the JSON arguments, run the function under the task's timeout, and serialize its result.
 
     Exceptions become a failed :class:`Outcome` (retried while attempts remain); cancellation propagates.
+    With the debug panel on, the attempt is recorded (its SQL, logs, AI calls), linked to the request that queued it.
     """
+    meta = {"job_id": ctx.job_id, "attempt": ctx.attempt, "max_attempts": ctx.max_attempts}
+    async with recorder.recording("job", task.name, **meta) as record:
+        outcome = await _attempt(task, ctx, payload)
+        if record is not None:
+            record.status = "ok" if outcome.ok else "retried" if outcome.retry_in is not None else "failed"
+            if outcome.error:
+                record.meta["error"] = outcome.error
+        return outcome
+
+
+async def _attempt(task: Task[Any], ctx: TaskContext, payload: dict[str, Any]) -> Outcome:
     try:
         kwargs = task.arguments.load(payload)
     except Exception as exc:  # the function changed since the job was queued: retrying cannot help

@@ -8,7 +8,13 @@ from pathlib import Path as _Path
 from typing import Any as _Any
 
 from fastmango.testing.client import app_client
-from fastmango.testing.queries import CapturedQueries, TooManyQueries, assert_max_queries, capture_queries
+from fastmango.testing.queries import (
+    CapturedQueries,
+    TooManyQueries,
+    assert_max_queries,
+    assert_no_n_plus_one,
+    capture_queries,
+)
 from fastmango.testing.services import in_ci, postgres_url_or_skip, redis_url_or_skip, service_reachable
 
 
@@ -46,6 +52,7 @@ __all__ = [
     "TooManyQueries",
     "app_client",
     "assert_max_queries",
+    "assert_no_n_plus_one",
     "capture_queries",
     "in_ci",
     "postgres_url_or_skip",

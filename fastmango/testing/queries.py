@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from contextlib import contextmanager
+from typing import Any
 
 from fastmango.db.hook import QueryEvent, listening
 
@@ -59,13 +60,41 @@ def assert_max_queries(limit: int, *, include_transaction_control: bool = False)
     Raises:
         TooManyQueries: more than ``limit`` statements ran (an ``AssertionError``: pytest shows the message).
     """
-    with capture_queries(include_transaction_control=include_transaction_control) as queries:
+    with capture_queries(include_transaction_control=include_transaction_control) as queries, _entries() as entries:
         yield queries
     if len(queries) > limit:
-        raise TooManyQueries(_too_many(queries, limit))
+        raise TooManyQueries(_too_many(queries, entries, limit))
 
 
-def _too_many(queries: CapturedQueries, limit: int) -> str:
+@contextmanager
+def assert_no_n_plus_one(threshold: int = 3) -> Iterator[CapturedQueries]:
+    """``with assert_no_n_plus_one():`` fails when the block runs one query ``threshold`` times or more with other
+    values (an N+1: a query per row), naming the relation and the fix (``select_related("author")``): the strict
+    mode of the debug panel's N+1 warning, for tests (Rails bullet's ``raise``).
+
+    Raises:
+        NPlusOneDetected: a query was repeated (an ``AssertionError``: pytest shows the message).
+    """
+    from fastmango.devtools.nplusone import NPlusOneDetected, find_repeated
+
+    with capture_queries() as queries, _entries() as entries:
+        yield queries
+    warnings = find_repeated(entries, threshold)
+    if warnings:
+        raise NPlusOneDetected("\n".join(f"N+1: {warning['message']}" for warning in warnings))
+
+
+@contextmanager
+def _entries() -> Iterator[list[dict[str, Any]]]:
+    """The block's statements as the debug panel records them (with the line of user code that ran each)."""
+    from fastmango.devtools.watchers import query_entry
+
+    entries: list[dict[str, Any]] = []
+    with listening(lambda query: entries.append(query_entry(query))):
+        yield entries
+
+
+def _too_many(queries: CapturedQueries, entries: list[dict[str, Any]], limit: int) -> str:
     counts: dict[str, int] = {}
     for sql in queries:
         key = " ".join(sql.split())
@@ -74,8 +103,13 @@ def _too_many(queries: CapturedQueries, limit: int) -> str:
     for sql, times in sorted(counts.items(), key=lambda item: -item[1]):
         shown = sql if len(sql) <= 200 else sql[:199] + "…"
         lines.append(f"  {times}x {shown}")
+    from fastmango.devtools.nplusone import find_repeated
+
+    named = [warning for warning in find_repeated(entries, threshold=2) if warning["relation"]]
     repeated = max(counts.values())
-    if repeated > 1:
+    if named:
+        lines.extend(f"N+1: {warning['message']}" for warning in named)
+    elif repeated > 1:
         lines.append(
             f"One statement ran {repeated} times: a query per row (N+1)? Load the rows at once: "
             'select_related("<relation>") for a to-one relation, prefetch_related("<relation>") for a to-many '

@@ -38,5 +38,7 @@ async def test_a_query_per_row_fails_naming_the_repeated_statement_and_the_fix(d
     message = str(failure.value)
     assert message.startswith("4 statements ran, at most 2 expected:")
     assert "\n  3x SELECT" in message
-    assert "One statement ran 3 times" in message and 'select_related("<relation>")' in message
+    # The relation and the fix are named, with the line that ran the query.
+    assert "N+1: 3 similar queries at " in message and "test_queries.py:" in message
+    assert 'Book.objects.select_related("author")' in message
     assert isinstance(failure.value, AssertionError)

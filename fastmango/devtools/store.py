@@ -1,0 +1,103 @@
+"""Where the debug panel's records are kept: in memory (one process) or in Redis (shared by every process).
+
+Both keep the newest ``max_records`` and drop the rest as new ones arrive, so the store never grows past its
+bound (Telescope's table grows until someone prunes it). Redis records also expire after ``ttl`` seconds.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections import OrderedDict
+from typing import Any, Protocol
+
+import orjson
+
+from fastmango.core.recorder import Record
+from fastmango.core.redis import RedisOutage, redis_client, redis_errors
+
+logger = logging.getLogger("fastmango.devtools")
+
+#: The Redis keys: a list of record ids, newest first, and one string per record.
+INDEX_KEY = "fastmango:debug:records"
+RECORD_KEY = "fastmango:debug:record:"
+
+
+class RecordStore(Protocol):
+    """What the panel needs of a store."""
+
+    max_records: int
+
+    async def save(self, record: Record) -> None: ...
+
+    async def recent(self, limit: int) -> list[Record]: ...
+
+    async def get(self, record_id: str) -> Record | None: ...
+
+    async def close(self) -> None: ...
+
+
+class MemoryStore:
+    """The newest ``max_records`` records of this process."""
+
+    def __init__(self, max_records: int = 200) -> None:
+        self.max_records = max_records
+        self._records: OrderedDict[str, Record] = OrderedDict()
+
+    async def save(self, record: Record) -> None:
+        self._records[record.id] = record
+        while len(self._records) > self.max_records:
+            self._records.popitem(last=False)
+
+    async def recent(self, limit: int) -> list[Record]:
+        return list(reversed(self._records.values()))[:limit]
+
+    async def get(self, record_id: str) -> Record | None:
+        return self._records.get(record_id)
+
+    async def close(self) -> None:
+        self._records.clear()
+
+
+class RedisStore:
+    """The newest ``max_records`` records of every process that shares the Redis database at ``url``.
+
+    A Redis outage loses records (logged once), never a request: saving gives up after the socket timeout and
+    skips Redis for a few seconds after a failure.
+    """
+
+    def __init__(self, url: str, max_records: int = 200, ttl: int = 86400, socket_timeout: float = 1.0) -> None:
+        self.max_records = max_records
+        self.ttl = ttl
+        self._client: Any = redis_client(url, socket_timeout=socket_timeout)
+        self._outage = RedisOutage("debug records are not kept meanwhile")
+
+    async def save(self, record: Record) -> None:
+        if self._outage.down():
+            return
+        try:
+            async with self._client.pipeline(transaction=True) as pipe:
+                pipe.set(RECORD_KEY + record.id, orjson.dumps(record.to_dict(), default=str), ex=self.ttl)
+                pipe.lpush(INDEX_KEY, record.id)
+                pipe.lrange(INDEX_KEY, self.max_records, -1)
+                pipe.ltrim(INDEX_KEY, 0, self.max_records - 1)
+                *_, dropped, _ = await pipe.execute()
+            if dropped:
+                await self._client.delete(*(RECORD_KEY + record_id for record_id in dropped))
+        except redis_errors() as exc:
+            self._outage.failed(exc)
+            return
+        self._outage.succeeded()
+
+    async def recent(self, limit: int) -> list[Record]:
+        ids = await self._client.lrange(INDEX_KEY, 0, limit - 1)
+        if not ids:
+            return []
+        values = await self._client.mget([RECORD_KEY + record_id for record_id in ids])
+        return [Record.from_dict(orjson.loads(value)) for value in values if value is not None]
+
+    async def get(self, record_id: str) -> Record | None:
+        value = await self._client.get(RECORD_KEY + record_id)
+        return Record.from_dict(orjson.loads(value)) if value is not None else None
+
+    async def close(self) -> None:
+        await self._client.aclose()
