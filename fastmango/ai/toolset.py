@@ -58,7 +58,13 @@ class RegistryToolset(AbstractToolset[AgentDeps]):
     async def get_tools(self, ctx: RunContext[AgentDeps]) -> dict[str, ToolsetTool[AgentDeps]]:
         user = _user(ctx)
         tools: dict[str, ToolsetTool[AgentDeps]] = {}
-        for spec in await self.registry.allowed(user, self.patterns):
+        allowed = await self.registry.allowed(user, self.patterns)
+        if recorder.current() is not None:
+            offered = {spec.name for spec in allowed}
+            for spec in self.registry.match(self.patterns):
+                if spec.name not in offered:  # hidden from this user: the model never learns it exists
+                    recorder.note("ai", _decision(spec, user, False))
+        for spec in allowed:
             definition = ToolDefinition(
                 name=spec.name,
                 description=spec.description,

@@ -2,7 +2,7 @@
 AI calls and N+1 warnings; EXPLAIN on demand. Server-rendered HTML, and the same as JSON under ``/api``.
 
 Only staff users with the ``debug.view`` permission see it (a superuser has every permission); a browser logs in
-with the auth cookie (``POST /auth/login?cookie=true``, a form on the panel's 401 page does it).
+with the auth cookie (``POST /auth/token?cookie=true``, a form on the panel's 401 page does it).
 """
 
 from __future__ import annotations
@@ -58,7 +58,8 @@ def panel_router(path: str) -> APIRouter:
     @router.get("/api/records/{record_id}", dependencies=api)
     async def get_record(request: Request, record_id: str) -> JSONResponse:
         record = await _record(request, record_id)
-        return JSONResponse({**record.to_dict(), "linked": [_summary(r) for r in await _linked(request, record)]})
+        linked = await _linked(request, record)  # first: it fills in a job's request id
+        return JSONResponse({**record.to_dict(), "linked": [_summary(other) for other in linked]})
 
     @router.get("/api/records/{record_id}/queries/{index}/explain", dependencies=api)
     async def explain_query(request: Request, record_id: str, index: int) -> JSONResponse:
@@ -128,12 +129,16 @@ async def _record(request: Request, record_id: str) -> Record:
 
 async def _linked(request: Request, record: Record) -> list[Record]:
     """The records of the same request id, the one it ran within and those within it, the jobs it queued and the
+    request that queued it. A job runs with no request id of its own (a worker has none): it gets the id of the
     request that queued it."""
-    return [
+    linked = [
         other
         for other in await _store(request).recent(_store(request).max_records)
         if other.id != record.id and (_related(record, other) or _related(other, record))
     ]
+    if record.request_id is None:
+        record.request_id = next((other.request_id for other in linked if _related(other, record)), None)
+    return linked
 
 
 def _related(record: Record, other: Record) -> bool:

@@ -16,7 +16,7 @@ from tests.db.models import Author, Book
 
 
 def build_app(url: str, **settings: Any) -> FastMango:
-    app = FastMango(settings=make_settings(url, debug=True, **settings), configure_logging=False)
+    app = FastMango(settings=make_settings(url, **({"debug": True} | settings)), configure_logging=False)
     books = ModelResource(
         Book, select_related=["author"], search_fields=["title"], filter_fields=["title"], ordering_fields=["id"]
     )
@@ -57,7 +57,7 @@ async def staff_headers(client: httpx.AsyncClient, *, grant: bool = True, staff:
     name = f"dev{'s' if staff else ''}{'g' if grant else ''}"
     user = await User.objects.create_user(name, PASSWORD, is_staff=staff)
     if grant:
-        await user.grant("debug.view", "book.view", "author.view")
+        await user.grant("debug.view", "book.view", "book.add", "author.view")
     response = await client.post("/auth/token", data={"username": name, "password": PASSWORD})
     assert response.status_code == 200, response.text
     return {"Authorization": f"Bearer {response.json()['access_token']}"}
