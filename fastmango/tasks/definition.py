@@ -16,6 +16,7 @@ from fastmango.tasks.context import TaskContext
 from fastmango.tasks.cron import CronSchedule
 from fastmango.tasks.errors import TaskArgumentError
 from fastmango.tasks.jobs import Job
+from fastmango.tasks.signals import JobEvent, job_event
 
 if TYPE_CHECKING:
     from fastmango.tasks.backends import Backend
@@ -117,9 +118,15 @@ class Task(Generic[R]):
         run_at = _run_at(self.name, _defer_by, _defer_until)
         backend = get_backend()
         job: Job[R] = Job(uuid4().hex, self, backend)
-        await run_on_commit(functools.partial(backend.enqueue, self, job.id, payload, run_at))
+        await run_on_commit(functools.partial(self._queue, backend, job.id, payload, run_at))
         recorder.note("tasks", {"task": self.name, "job_id": job.id, "run_at": run_at.isoformat() if run_at else None})
         return job
+
+    async def _queue(self, backend: Backend, job_id: str, payload: dict[str, Any], run_at: datetime | None) -> None:
+        await backend.enqueue(self, job_id, payload, run_at)
+        if job_event.receivers:
+            at = datetime.now(UTC)
+            job_event.send(JobEvent("queued", self.name, job_id, at, max_attempts=self.max_attempts, run_at=run_at))
 
     def load_result(self, value: Any) -> R:
         """A stored JSON result, validated into the task's return type."""

@@ -7,13 +7,16 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import time
 from dataclasses import dataclass
+from datetime import UTC, datetime
 from typing import Any
 
 from fastmango.auth.permission_scope import permission_scope
 from fastmango.core import recorder
 from fastmango.tasks.context import TaskContext
 from fastmango.tasks.definition import Task
+from fastmango.tasks.signals import JobEvent, JobEventKind, job_event
 
 logger = logging.getLogger("fastmango.tasks")
 
@@ -44,13 +47,26 @@ async def run_attempt(task: Task[Any], ctx: TaskContext, payload: dict[str, Any]
     With the debug panel on, the attempt is recorded (its SQL, logs, AI calls), linked to the request that queued it.
     """
     meta = {"job_id": ctx.job_id, "attempt": ctx.attempt, "max_attempts": ctx.max_attempts}
+    started = datetime.now(UTC)
+    wait = max(0.0, (started - ctx.enqueued_at).total_seconds())
+    _announce(task, ctx, "started", started, wait=wait)
+    clock = time.perf_counter()
     async with recorder.recording("job", task.name, **meta) as record:
         outcome = await _attempt(task, ctx, payload)
+        kind: JobEventKind = "succeeded" if outcome.ok else "retried" if outcome.retry_in is not None else "failed"
         if record is not None:
-            record.status = "ok" if outcome.ok else "retried" if outcome.retry_in is not None else "failed"
+            record.status = "ok" if outcome.ok else kind
             if outcome.error:
                 record.meta["error"] = outcome.error
-        return outcome
+    _announce(task, ctx, kind, datetime.now(UTC), duration=time.perf_counter() - clock, error=outcome.error)
+    return outcome
+
+
+def _announce(task: Task[Any], ctx: TaskContext, kind: JobEventKind, at: datetime, **details: Any) -> None:
+    if job_event.receivers:
+        job_event.send(
+            JobEvent(kind, task.name, ctx.job_id, at, attempt=ctx.attempt, max_attempts=ctx.max_attempts, **details)
+        )
 
 
 async def _attempt(task: Task[Any], ctx: TaskContext, payload: dict[str, Any]) -> Outcome:
