@@ -12,6 +12,7 @@ from typing import Any, Protocol
 
 import orjson
 
+from fastmango.core.errors import ProblemError
 from fastmango.core.recorder import Record
 from fastmango.core.redis import RedisOutage, redis_client, redis_errors
 
@@ -20,6 +21,27 @@ logger = logging.getLogger("fastmango.devtools")
 #: The Redis keys: a list of record ids, newest first, and one string per record.
 INDEX_KEY = "fastmango:debug:records"
 RECORD_KEY = "fastmango:debug:record:"
+#: Seconds a panel read refused during a Redis outage tells the client to wait (``Retry-After``).
+RETRY_AFTER_SECONDS = 5
+
+
+class StoreUnavailable(ProblemError):
+    """503: the Redis that keeps the records refused the connection or did not answer within the socket timeout.
+
+    Raised by :class:`RedisStore` reads, so the panel answers ``503`` with ``Retry-After`` (not a 500 traceback).
+    """
+
+    def __init__(self, retry_after: int = RETRY_AFTER_SECONDS) -> None:
+        from fastmango.core.problems import problem_type
+
+        super().__init__(
+            503,
+            f"The debug records' store (Redis) is unavailable right now; retry after {retry_after} seconds.",
+            title="Service unavailable",
+            type=problem_type("service-unavailable"),
+            headers={"Retry-After": str(retry_after)},
+            retry_after=retry_after,
+        )
 
 
 class RecordStore(Protocol):
@@ -62,7 +84,7 @@ class RedisStore:
     """The newest ``max_records`` records of every process that shares the Redis database at ``url``.
 
     A Redis outage loses records (logged once), never a request: saving gives up after the socket timeout and
-    skips Redis for a few seconds after a failure.
+    skips Redis for a few seconds after a failure. Reads (the panel's) raise :class:`StoreUnavailable` meanwhile.
     """
 
     def __init__(self, url: str, max_records: int = 200, ttl: int = 86400, socket_timeout: float = 1.0) -> None:
@@ -89,14 +111,20 @@ class RedisStore:
         self._outage.succeeded()
 
     async def recent(self, limit: int) -> list[Record]:
-        ids = await self._client.lrange(INDEX_KEY, 0, limit - 1)
-        if not ids:
-            return []
-        values = await self._client.mget([RECORD_KEY + record_id for record_id in ids])
+        try:
+            ids = await self._client.lrange(INDEX_KEY, 0, limit - 1)
+            values = await self._client.mget([RECORD_KEY + record_id for record_id in ids]) if ids else []
+        except redis_errors() as exc:
+            self._outage.failed(exc)
+            raise StoreUnavailable() from exc
         return [Record.from_dict(orjson.loads(value)) for value in values if value is not None]
 
     async def get(self, record_id: str) -> Record | None:
-        value = await self._client.get(RECORD_KEY + record_id)
+        try:
+            value = await self._client.get(RECORD_KEY + record_id)
+        except redis_errors() as exc:
+            self._outage.failed(exc)
+            raise StoreUnavailable() from exc
         return Record.from_dict(orjson.loads(value)) if value is not None else None
 
     async def close(self) -> None:
