@@ -39,6 +39,7 @@ DEFAULT_PLUGINS = [
     "fastmango.ai.plugin:AIPlugin",
     "fastmango.admin.plugin:AdminPlugin",
     "fastmango.devtools.plugin:DevtoolsPlugin",
+    "fastmango.monitoring.plugin:MonitoringPlugin",
 ]
 
 _SUPPORTED_SCHEMES = {
