@@ -5,7 +5,7 @@ BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 LINT_PATHS := $(wildcard fastmango tests examples tools)
 
-.PHONY: dev test lint typecheck admin bench bench-orm bench-tasks bench-startup clean
+.PHONY: dev test lint typecheck admin bench bench-orm bench-tasks bench-startup bench-devtools clean
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -30,6 +30,9 @@ bench-orm: $(STAMP)  ## the ORM micro-benchmark (SQLite and PostgreSQL); writes 
 
 bench-startup: $(STAMP)  ## seconds to the first 200 of a fresh project: dev, dev --no-reload, uvicorn (~2 min; BASELINE=<checkout> adds its rows); writes tools/bench/STARTUP_RESULTS.md
 	$(BIN)/python -m tools.bench.startup $(if $(BASELINE),--baseline $(BASELINE)) --output tools/bench/STARTUP_RESULTS.md
+
+bench-devtools: $(STAMP)  ## what the debug panel's recording costs a request: plugin absent / off / on (~4 min, needs wrk and PostgreSQL); writes tools/bench/DEVTOOLS_RESULTS.md
+	$(BIN)/python -m tools.bench.devtools --output tools/bench/DEVTOOLS_RESULTS.md
 
 # The suite waits on servers and subprocesses more than it computes: 4 workers on 2 cores take it from ~23 to ~8
 # minutes. loadfile keeps a module's tests on one worker, so its module-scoped servers start once.
