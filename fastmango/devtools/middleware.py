@@ -12,6 +12,7 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from fastmango.core import recorder
 from fastmango.core.debug_page import MASK, secret_header
+from fastmango.devtools import watchers
 
 HEADER = b"x-debug-record"
 
@@ -54,6 +55,10 @@ class RecordingMiddleware:
                 raise
             finally:
                 _finish(record, scope, self.staff_only)
+
+
+# Statements of a request are its own: the search for the user code that ran one stops here.
+watchers.STOP_AT.add(RecordingMiddleware.__call__.__code__)
 
 
 def headers_of(scope: Scope) -> dict[str, str]:

@@ -6,12 +6,13 @@ Both do nothing but one context-variable read when no record is open.
 
 from __future__ import annotations
 
+import functools
 import logging
 import os
 import sys
 import sysconfig
 from pathlib import Path
-from types import FrameType
+from types import CodeType, FrameType
 from typing import Any
 
 try:
@@ -59,6 +60,11 @@ def query_entry(query: QueryEvent) -> dict[str, Any]:
     }
 
 
+#: Code objects where the search for user code stops: what is above them on the stack (an in-process test client,
+#: the server) did not run the statement for the request.
+STOP_AT: set[CodeType] = set()
+
+
 def call_site() -> str | None:
     """``path:line in function`` of the innermost frame of user code on the stack (None when there is none).
 
@@ -69,14 +75,29 @@ def call_site() -> str | None:
     current: Any = _greenlet_getcurrent() if _greenlet_getcurrent is not None else None
     while True:
         while frame is not None:
-            filename = frame.f_code.co_filename
-            if not filename.startswith(_LIBRARY_FOLDERS) and not filename.startswith("<"):
-                return f"{_short(filename)}:{frame.f_lineno} in {frame.f_code.co_name}"
+            code = frame.f_code
+            if code in STOP_AT:
+                return None
+            short = _user_file(code.co_filename)
+            if short is not None:
+                return f"{short}:{frame.f_lineno} in {code.co_name}"
             frame = frame.f_back
         current = getattr(current, "parent", None)
         if current is None:
             return None
         frame = current.gr_frame
+
+
+@functools.lru_cache(maxsize=4096)
+def _user_file(filename: str) -> str | None:
+    """The name to show of a file of user code; None for the framework's, a library's or generated code."""
+    if filename.startswith(_LIBRARY_FOLDERS) or filename.startswith("<"):
+        return None
+    try:
+        relative = os.path.relpath(filename)
+    except ValueError:  # another drive (Windows)
+        return filename
+    return filename if relative.startswith("..") else relative
 
 
 class RecordLogHandler(logging.Handler):
@@ -133,11 +154,3 @@ def _filters_of(shape: Any) -> list[str]:
     for q in shape[4]:
         walk(q)
     return found
-
-
-def _short(filename: str) -> str:
-    try:
-        relative = os.path.relpath(filename)
-    except ValueError:  # another drive (Windows)
-        return filename
-    return filename if relative.startswith("..") else relative
