@@ -296,6 +296,51 @@ class Settings(BaseSettings):
         description="Default seconds a model response is reused for (None: only agents with cache_ttl).",
     )
 
+    # monitoring (fastmango.monitoring)
+    # log stream
+    logstream: bool = Field(
+        True,
+        validation_alias=_aliases("logstream"),
+        description="Serve live logs to staff with monitoring.view (<admin_path>/api/monitoring/logs/...).",
+    )
+    logstream_level: Literal["DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL"] = Field(
+        "INFO",
+        validation_alias=_aliases("logstream_level"),
+        description="The lowest level streamed (the root logger's LOG_LEVEL applies first).",
+    )
+    logstream_recent: int = Field(
+        500, ge=1, validation_alias=_aliases("logstream_recent"), description="Records kept for logs/recent."
+    )
+    logstream_client_queue: int = Field(
+        1000,
+        ge=1,
+        validation_alias=_aliases("logstream_client_queue"),
+        description="Events a viewer may have waiting; a viewer that falls further behind is disconnected.",
+    )
+    logstream_max_clients: int = Field(
+        100, ge=1, validation_alias=_aliases("logstream_max_clients"), description="Viewers one process serves."
+    )
+    logstream_ping_seconds: float = Field(
+        15.0, gt=0, validation_alias=_aliases("logstream_ping_seconds"), description="Seconds between heartbeats."
+    )
+    logstream_send_timeout: float = Field(
+        10.0,
+        gt=0,
+        validation_alias=_aliases("logstream_send_timeout"),
+        description="Seconds one send to a viewer may stall before the viewer is disconnected.",
+    )
+    logstream_channel: str = Field(
+        "fastmango:logs",
+        validation_alias=_aliases("logstream_channel"),
+        description="Redis pub/sub channel prefix (the database number is appended) and the recent list's prefix.",
+    )
+    logstream_retry_seconds: float = Field(
+        5.0,
+        gt=0,
+        validation_alias=_aliases("logstream_retry_seconds"),
+        description="After a Redis failure, seconds the stream serves this process's records only before retrying.",
+    )
+
     password_argon2_time_cost: int = Field(3, ge=1, validation_alias=_aliases("password_argon2_time_cost"))
     password_argon2_memory_kib: int = Field(65536, ge=8, validation_alias=_aliases("password_argon2_memory_kib"))
 
