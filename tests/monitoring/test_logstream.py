@@ -41,6 +41,7 @@ CLIENT_QUEUE = 20
 
 APP_PY = """
 import logging
+import os
 import threading
 from contextlib import asynccontextmanager
 
@@ -81,7 +82,7 @@ async def emit(
 
 @app.get("/clients")
 async def clients() -> dict[str, int]:
-    return {"clients": stream.clients, "dropped": stream.dropped_clients}
+    return {"clients": stream.clients, "dropped": stream.dropped_clients, "pid": os.getpid()}
 """
 
 SEED_PY = f"""
@@ -288,7 +289,8 @@ def test_a_viewer_receives_a_line_logged_in_another_process_and_is_forgotten_whe
     assert record["logger"] == "lproj.jobs" and record["level"] == "WARNING" and record["levelno"] == 30
     assert record["request_id"] == sent.headers["x-request-id"]
     assert record["exception"] is None and record["time"].endswith("Z")
-    assert record["process"] != httpx.get(stack.a.url + "/clients").json().get("pid", 0)
+    assert record["process"] == httpx.get(stack.b.url + "/clients").json()["pid"]
+    assert record["process"] != httpx.get(stack.a.url + "/clients").json()["pid"]  # only Redis joins them
     wait_clients(stack, 0)
 
 
