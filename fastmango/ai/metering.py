@@ -19,6 +19,7 @@ import logging
 from typing import Any, ClassVar
 
 from fastmango.core import recorder
+from fastmango.core.signals import Signal
 from fastmango.db import Field, Model, UTCDateTime
 
 logger = logging.getLogger("fastmango.ai")
@@ -63,6 +64,11 @@ class UsageRecord(Model, table=True):
     error_type: str | None = Field(default=None, max_length=100)
 
 
+#: Sent with every model request and tool call recorded (metering on or off), in the process that made it: the
+#: monitoring layer counts them.
+usage_recorded: Signal[UsageRecord] = Signal("usage_recorded")
+
+
 class UsageMeter:
     """The process-wide buffer of usage records and its flush policy."""
 
@@ -84,7 +90,8 @@ class UsageMeter:
         self.enabled = settings.ai_metering
 
     def record(self, record: UsageRecord) -> None:
-        """Buffer ``record``; never waits for the database. The open debug record gets it too."""
+        """Buffer ``record``; never waits for the database. The open debug record and ``usage_recorded`` get it too."""
+        usage_recorded.send(record)
         if recorder.current() is not None:
             recorder.note("ai", _debug_entry(record))
         if not self.enabled:

@@ -1,6 +1,11 @@
 """Wires monitoring into a FastMango app: its permissions, and (as they are built) metrics, ``/metrics``, the
 task monitor, the log stream and alerts, each from its own module. Every app has it unless ``settings.plugins``
-leaves ``fastmango.monitoring.plugin:MonitoringPlugin`` out."""
+leaves ``fastmango.monitoring.plugin:MonitoringPlugin`` out.
+
+Metrics (``settings.metrics``, on by default): the HTTP middleware, ``/metrics``, the dashboard's overview API;
+at startup the statement, job and AI receivers and the background flush (also in ``fastmango worker``, which
+runs the app's lifespan), stopped at shutdown.
+"""
 
 from __future__ import annotations
 
@@ -10,7 +15,11 @@ from fastmango.core.plugins import BasePlugin
 from fastmango.monitoring import permissions  # noqa: F401  (declares monitoring.view and monitoring.change)
 
 if TYPE_CHECKING:
+    from fastapi import APIRouter
+
     from fastmango.core.app import FastMango
+    from fastmango.monitoring.collectors import Receivers
+    from fastmango.monitoring.monitor import Monitor
 
 
 class MonitoringPlugin(BasePlugin):
@@ -18,5 +27,50 @@ class MonitoringPlugin(BasePlugin):
 
     name = "monitoring"
 
+    def __init__(self) -> None:
+        self.monitor: Monitor | None = None
+        self.receivers: Receivers | None = None
+
     def install(self, app: FastMango) -> None:
         """Add the monitoring routes and middleware."""
+        settings = app.settings
+        if settings.metrics:
+            self._install_metrics(app)
+
+    def _install_metrics(self, app: FastMango) -> None:
+        from fastmango.monitoring.middleware import MetricsMiddleware
+        from fastmango.monitoring.monitor import Monitor
+        from fastmango.monitoring.routes import dashboard_router, metrics_router
+
+        settings = app.settings
+        monitor = self.monitor = app.state.monitor = Monitor(settings)
+        app.add_middleware(MetricsMiddleware, registry=monitor.registry)
+        app.add_plugin_routes(metrics_router(monitor, "/" + settings.metrics_path.strip("/")))
+        admin_api = "/" + settings.admin_path.strip("/") + "/api"
+        _add_first(app, dashboard_router(monitor, admin_api))  # before the admin's catch-all page route
+
+    async def startup(self, app: FastMango) -> None:
+        if self.monitor is None:
+            return
+        from fastmango.monitoring.collectors import Receivers, queue_depth_reader
+        from fastmango.tasks.backends import get_backend
+
+        self.receivers = Receivers(self.monitor, app.settings.metrics_slow_statement_ms / 1000)
+        self.receivers.connect()
+        try:
+            self.monitor.queue_depth = queue_depth_reader(get_backend())
+        except Exception:  # no task backend configured (the tasks plugin left out)
+            self.monitor.queue_depth = None
+        self.monitor.start()
+
+    async def shutdown(self, app: FastMango) -> None:
+        if self.receivers is not None:
+            self.receivers.disconnect()
+            self.receivers = None
+        if self.monitor is not None:
+            await self.monitor.stop()
+
+
+def _add_first(app: FastMango, router: APIRouter) -> None:
+    """Put ``router``'s routes ahead of those already added."""
+    app.router.routes[:0] = router.routes
