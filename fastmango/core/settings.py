@@ -238,6 +238,27 @@ class Settings(BaseSettings):
         "auto", validation_alias=_aliases("task_backend"), description="auto: arq when REDIS_URL is set, else inline."
     )
     task_queue_name: str = Field("fastmango:queue", validation_alias=_aliases("task_queue_name"))
+    # task monitor
+    task_events: bool = Field(
+        True,
+        validation_alias=_aliases("task_events"),
+        description="Record each job event (queued, started, succeeded, retried, failed, aborted) in tasks_job_event.",
+    )
+    task_events_retention_days: int = Field(
+        14, ge=1, validation_alias=_aliases("task_events_retention_days"), description="Days job events are kept."
+    )
+    task_events_flush_seconds: float = Field(
+        1.0,
+        gt=0,
+        validation_alias=_aliases("task_events_flush_seconds"),
+        description="Seconds after the first unwritten job event before the buffered events are written.",
+    )
+    task_heartbeat_seconds: float = Field(
+        5.0,
+        gt=0,
+        validation_alias=_aliases("task_heartbeat_seconds"),
+        description="Seconds between two heartbeats of a worker (it counts as gone after three missed ones).",
+    )
 
     # AI (fastmango.ai)
     ai_models: dict[str, str | list[str]] = Field(

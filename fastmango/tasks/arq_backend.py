@@ -32,6 +32,7 @@ from fastmango.tasks.context import TaskContext
 from fastmango.tasks.cron import CronSchedule
 from fastmango.tasks.definition import Task
 from fastmango.tasks.errors import TaskError, TaskFailed, TaskQueueUnavailable, UnknownTask
+from fastmango.tasks.heartbeat import Heartbeat, WorkerInfo, current_worker, live_workers
 from fastmango.tasks.history import DEFAULT_HISTORY_SIZE, History
 from fastmango.tasks.jobs import JobInfo, JobState
 from fastmango.tasks.runner import run_attempt
@@ -39,10 +40,11 @@ from fastmango.tasks.runner import run_attempt
 require("arq", extra="tasks")  # without arq: MissingDependency naming pip install "fastmango[tasks]"
 
 from arq.connections import ArqRedis, RedisSettings  # noqa: E402
-from arq.constants import retry_key_prefix  # noqa: E402
+from arq.constants import in_progress_key_prefix, job_key_prefix, retry_key_prefix  # noqa: E402
 from arq.cron import CronJob, cron  # noqa: E402
 from arq.worker import Function, Retry, Worker, func  # noqa: E402
 from redis.asyncio import ConnectionPool  # noqa: E402
+from redis.exceptions import WatchError  # noqa: E402
 
 if TYPE_CHECKING:
     from arq.typing import StartupShutdown, WorkerCoroutine
@@ -320,6 +322,34 @@ class ArqBackend(Backend):
         with contextlib.suppress(TaskQueueUnavailable):
             await self.history.keep(info)
 
+    async def _dequeue(self, info: JobInfo) -> bool:
+        # A worker marks a job in progress (WATCH on that key, then MULTI) before it reads the job: either the
+        # worker's mark comes first and this transaction fails, or the job is gone when the worker reads it.
+        in_progress = in_progress_key_prefix + info.id
+        with self.available():
+            redis = await self.redis()
+            async with redis.pipeline(transaction=True) as pipe:
+                await pipe.watch(in_progress)
+                if await pipe.exists(in_progress):
+                    return False
+                pipe.multi()  # type: ignore[no-untyped-call]
+                pipe.zrem(self.queue, info.id)
+                pipe.delete(job_key_prefix + info.id, retry_key_prefix + info.id)
+                try:
+                    removed, _ = await pipe.execute()
+                except WatchError:
+                    return False
+        return bool(removed)
+
+    async def workers(self) -> list[WorkerInfo]:
+        """The workers of this queue whose heartbeat is fresh (see :mod:`fastmango.tasks.heartbeat`).
+
+        Raises:
+            TaskQueueUnavailable: Redis cannot be reached.
+        """
+        with self.available():
+            return await live_workers(await self.redis(), self.queue)
+
     def create_worker(
         self,
         tasks: Sequence[Task[Any]],
@@ -374,6 +404,9 @@ class ArqBackend(Backend):
             timezone=UTC,
         )
         worker.functions = _Functions(worker.functions, self)
+        worker.heartbeat = Heartbeat(
+            self.queue, self.settings.task_heartbeat_seconds, [t.name for t in tasks], counts=worker.counts
+        )
         return worker
 
     def _coroutine(self, task: Task[Any]) -> WorkerCoroutine:
@@ -459,8 +492,10 @@ async def stop_worker(worker: Worker) -> None:
     pool = worker._pool
     if pool is None:  # never started, or already stopped
         return
-    with contextlib.suppress(*redis_errors()):  # Redis down: the health key expires by itself
+    with contextlib.suppress(*redis_errors()):  # Redis down: the health and heartbeat keys expire by themselves
         await pool.delete(worker.health_check_key)
+        if isinstance(worker, _Worker) and worker.heartbeat is not None:
+            await worker.heartbeat.remove(pool)
     if worker.on_shutdown:
         await worker.on_shutdown(worker.ctx)
     await pool.aclose(close_connection_pool=True)
@@ -483,6 +518,29 @@ class _Worker(Worker):
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
         self.outage = RedisOutage("the task worker takes no job until it is back", retry_seconds=WORKER_RETRY_SECONDS)
+        self.heartbeat: Heartbeat | None = None
+
+    def counts(self) -> dict[str, int]:
+        """The job counts its heartbeat reports."""
+        return {
+            "jobs_running": sum(not t.done() for t in self.tasks.values()),
+            "jobs_complete": self.jobs_complete,
+            "jobs_failed": self.jobs_failed,
+            "jobs_retried": self.jobs_retried,
+        }
+
+    async def main(self) -> None:
+        """arq's main loop, with the heartbeat beside it; the jobs it starts know the worker's id (job events)."""
+        if self.heartbeat is None:
+            return await super().main()
+        current_worker.set(self.heartbeat.id)
+        assert self._pool is not None  # create_worker gives it its pool
+        beat = asyncio.create_task(self.heartbeat.run(self._pool), name=f"fastmango-heartbeat:{self.heartbeat.id}")
+        try:
+            await super().main()
+        finally:
+            beat.cancel()
+            await asyncio.gather(beat, return_exceptions=True)
 
     async def _poll_iteration(self) -> None:
         if self.outage.down():

@@ -8,16 +8,22 @@ from __future__ import annotations
 
 import asyncio
 from abc import ABC, abstractmethod
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
 
 from fastmango.core.errors import ImproperlyConfigured
 from fastmango.core.settings import Settings
+from fastmango.tasks.errors import JobNotFound
 from fastmango.tasks.history import History
-from fastmango.tasks.jobs import JobInfo
+from fastmango.tasks.jobs import JobInfo, JobState
+from fastmango.tasks.signals import JobEvent, job_event
 
 if TYPE_CHECKING:
     from fastmango.tasks.definition import Task
+    from fastmango.tasks.heartbeat import WorkerInfo
+
+#: The error of an aborted job's record.
+ABORTED = "JobAborted: aborted before it started"
 
 _backend: Backend | None = None
 
@@ -48,6 +54,38 @@ class Backend(ABC):
     @abstractmethod
     async def enqueue(self, task: Task[Any], job_id: str, payload: dict[str, Any], run_at: datetime | None) -> None:
         """Queue a job whose arguments are already validated JSON (``Task.enqueue`` is the public way)."""
+
+    async def abort(self, job_id: str) -> JobInfo | None:
+        """Take a queued job (deferred, or waiting for a worker) out of the queue before it starts.
+
+        Its record becomes ``failed`` with the error ``JobAborted: ...`` (so that ``job.result()`` ends) and an
+        ``aborted`` job event is sent.
+
+        Returns:
+            The aborted job's record; None when the job is not queued any more (it started, or it finished).
+
+        Raises:
+            JobNotFound: there is no record of the job.
+        """
+        info = await self.history.get(job_id)
+        if info is None:
+            raise JobNotFound(f"no record of job {job_id}: never enqueued, or expired")
+        if info.state is not JobState.queued or not await self._dequeue(info):
+            return None
+        at = datetime.now(UTC)
+        aborted = info.model_copy(update={"state": JobState.failed, "error": ABORTED, "finished_at": at})
+        await self.history.save(aborted)
+        if job_event.receivers:
+            job_event.send(JobEvent("aborted", info.task, job_id, at, max_attempts=info.max_attempts, error=ABORTED))
+        return aborted
+
+    async def _dequeue(self, info: JobInfo) -> bool:
+        """Remove a queued job from the queue, unless a worker took it already (then False)."""
+        return False
+
+    async def workers(self) -> list[WorkerInfo] | None:
+        """The live workers of the queue (by their heartbeats); None when jobs run in the app (inline)."""
+        return None
 
     async def wait(self, job_id: str, timeout: float | None) -> JobInfo | None:
         """Wait until the job is complete or failed and return its record (None when there is no record).

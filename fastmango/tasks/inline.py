@@ -42,6 +42,7 @@ class InlineBackend(Backend):
         self._jobs: dict[str, asyncio.Task[None]] = {}
         self._running: set[str] = set()
         self._finished: dict[str, asyncio.Event] = {}
+        self._aborted: set[str] = set()
         self._schedules: list[asyncio.Task[None]] = []
 
     async def start(self) -> None:
@@ -77,6 +78,14 @@ class InlineBackend(Backend):
         )
         self._jobs[job_id] = job
         job.add_done_callback(lambda _: self._jobs.pop(job_id, None))
+
+    async def _dequeue(self, info: JobInfo) -> bool:
+        job = self._jobs.get(info.id)
+        if job is None or info.id in self._running or job.done():
+            return False
+        self._aborted.add(info.id)  # its end is the abort's record, not "the app shut down"
+        job.cancel()
+        return True
 
     async def wait(self, job_id: str, timeout: float | None) -> JobInfo | None:
         info = await self.history.get(job_id)
@@ -116,6 +125,9 @@ class InlineBackend(Backend):
             info = _update(info, state=JobState.failed, error=outcome.error, finished_at=_now())
             await self.history.save(info)
         except asyncio.CancelledError:
+            if info.id in self._aborted:
+                self._aborted.discard(info.id)
+                raise
             info = _update(info, state=JobState.failed, error="CancelledError: the app shut down", finished_at=_now())
             await self.history.save(info)
             raise

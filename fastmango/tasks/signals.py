@@ -9,7 +9,7 @@ from typing import Literal
 
 from fastmango.core.signals import Signal
 
-JobEventKind = Literal["queued", "started", "succeeded", "retried", "failed"]
+JobEventKind = Literal["queued", "started", "succeeded", "retried", "failed", "aborted"]
 
 
 @dataclass(frozen=True)
@@ -18,7 +18,8 @@ class JobEvent:
 
     Attributes:
         event: ``queued`` (the enqueue committed), ``started`` (an attempt began), ``succeeded``, ``retried``
-            (the attempt failed and another follows) or ``failed`` (the last attempt failed).
+            (the attempt failed and another follows), ``failed`` (the last attempt failed) or ``aborted`` (taken out
+            of the queue before it started).
         task: The task's name.
         job_id: The job's id.
         at: When it happened (UTC).

@@ -20,7 +20,8 @@ from sqlmodel import SQLModel
 
 import fastmango.ai.metering
 import fastmango.api.history
-import fastmango.auth.models  # noqa: F401  (their tables are in SQLModel.metadata)
+import fastmango.auth.models
+import fastmango.tasks.events  # noqa: F401  (their tables are in SQLModel.metadata)
 from fastmango.core.plugins import load_plugin
 from fastmango.core.settings import DEFAULT_PLUGINS, normalize_database_url
 from fastmango.db.migrations import Migrations
@@ -28,6 +29,8 @@ from fastmango.db.migrations.branches import FrameworkBranch, plugin_branches
 from tests.db.test_migrations import _in_thread, database_state, fresh_postgres_url  # noqa: F401  (fixture)
 
 LEGACY = Path(__file__).parent / "legacy"
+FRAMEWORK_REVISIONS = {"fastmango_auth_0001", "fastmango_api_0001", "fastmango_tasks_0001", "fastmango_ai_0001"}
+NEWER_THAN_LEGACY = {"fastmango_api_0001", "fastmango_tasks_0001"}  # the legacy project's revision lacks their tables
 FRAMEWORK_TABLES = {
     "auth_user",
     "auth_group",
@@ -38,6 +41,7 @@ FRAMEWORK_TABLES = {
     "auth_group_permissions",
     "ai_usage",
     "api_history",
+    "tasks_job_event",
 }
 
 
@@ -80,16 +84,17 @@ def differences(url: str, metadata: sa.MetaData) -> list[object]:
 
 def test_the_default_plugins_bring_the_auth_api_and_ai_branches() -> None:
     branches = {branch.label: branch for branch in framework()}
-    assert set(branches) == {"fastmango_auth", "fastmango_api", "fastmango_ai"}
+    assert set(branches) == {"fastmango_auth", "fastmango_api", "fastmango_tasks", "fastmango_ai"}
     assert branches["fastmango_api"].tables(SQLModel.metadata) == {"api_history"}
     assert branches["fastmango_auth"].tables(SQLModel.metadata) == {t for t in FRAMEWORK_TABLES if t.startswith("auth")}
     assert branches["fastmango_ai"].tables(SQLModel.metadata) == {"ai_usage"}
+    assert branches["fastmango_tasks"].tables(SQLModel.metadata) == {"tasks_job_event"}
 
 
 async def test_framework_migrations_create_exactly_what_the_models_declare(tmp_path: Path, database_url: str) -> None:
     migrations = Migrations(tmp_path / "migrations", database_url, framework=framework())
     steps = await migrations.migrate()
-    assert {step.revision for step in steps} == {"fastmango_auth_0001", "fastmango_api_0001", "fastmango_ai_0001"}
+    assert {step.revision for step in steps} == FRAMEWORK_REVISIONS
     assert set(database_state(database_url)) >= FRAMEWORK_TABLES
     # A model change in fastmango without its migration would show up here.
     assert differences(database_url, framework_metadata()) == []
@@ -133,7 +138,7 @@ async def test_a_project_whose_first_revision_holds_framework_tables_gets_the_br
         "  Applied fastmango_auth_0001  initial (its tables exist already: marked as applied)",
         "  Applied fastmango_ai_0001  initial (its tables exist already: marked as applied)",
     ]
-    assert "fastmango_api_0001" in [step.revision for step in steps]  # newer than the project: it runs
+    assert {step.revision for step in steps} >= NEWER_THAN_LEGACY  # newer than the project: they run
     assert all(status.applied for status in await migrations.status())
     assert await migrations.migrate() == []
 
@@ -153,8 +158,8 @@ async def test_a_deployed_database_of_such_a_project_is_stamped_without_running_
 
     steps = await Migrations(folder, database_url, framework=framework()).migrate()
 
-    assert {step.revision for step in steps} == {"fastmango_auth_0001", "fastmango_api_0001", "fastmango_ai_0001"}
+    assert {step.revision for step in steps} == FRAMEWORK_REVISIONS
     # The branches whose tables the project's revision made are stamped; the history table is new: created.
-    assert all("marked as applied" in step.message for step in steps if step.revision != "fastmango_api_0001")
+    assert all("marked as applied" in step.message for step in steps if step.revision not in NEWER_THAN_LEGACY)
     rows = database_state(database_url)
     assert "auth_group" in rows
