@@ -4,6 +4,7 @@ job's timeline, retry of a failed job, abort of a queued one, the cron schedule,
 from __future__ import annotations
 
 import asyncio
+import time
 from collections.abc import AsyncIterator, Iterator
 from contextlib import asynccontextmanager
 from datetime import UTC, datetime
@@ -18,10 +19,12 @@ from fastmango.auth.permissions import sync_permissions
 from fastmango.core.redis import redis_client
 from fastmango.monitoring.task_monitor import install_task_monitor
 from fastmango.tasks import JobState, TaskContext, TaskFailed, task
+from fastmango.tasks.backends import get_backend
 from fastmango.tasks.definition import _registry
 from fastmango.tasks.events import JobEventRecord, events
 from tests.auth.conftest import AUTH_TABLES, PASSWORD, bearer, tokens_for
 from tests.tasks.conftest import Harness, delete_queue_keys, make_settings
+from tests.tasks.test_worker import Project, project, redis_project, stop  # noqa: F401  (fixtures)
 
 API = "/admin/api/monitoring/tasks"
 broken = {"on": True}
@@ -246,3 +249,20 @@ async def test_who_may_read_retry_and_abort(harness: Harness) -> None:
             assert response.status_code == 403
             assert "monitoring.change" in response.json()["detail"]
             assert (await client.post(f"{API}/jobs/x/{action}")).status_code == 401
+
+
+async def test_a_fastmango_worker_process_beats_until_it_stops(redis_project: Project) -> None:  # noqa: F811
+    backend = get_backend()
+    worker = redis_project.start_worker()
+    try:
+        deadline = time.monotonic() + 20
+        while not (found := await backend.workers()):
+            assert worker.poll() is None and time.monotonic() < deadline, "the worker never showed up"
+            await asyncio.sleep(0.05)
+        [alive] = found
+        assert (alive.pid, alive.queue) == (worker.pid, backend.queue)
+        assert "slow" in alive.tasks
+    finally:
+        code, output = await asyncio.to_thread(stop, worker)
+    assert code == 0, output
+    assert await backend.workers() == []  # removed on the clean stop, not left to expire
