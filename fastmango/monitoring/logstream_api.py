@@ -16,6 +16,7 @@ from fastapi import APIRouter, Query
 from fastmango.core.errors import ProblemError
 from fastmango.monitoring.logstream import LEVELS, LogStream, TooManyClients
 from fastmango.monitoring.permissions import VIEW, require
+from fastmango.monitoring.routing import add_before_admin_fallback
 
 if TYPE_CHECKING:
     from fastmango.core.app import FastMango
@@ -125,12 +126,3 @@ def install_logstream(app: FastMango) -> LogStream | None:
     add_before_admin_fallback(app, logstream_router(stream, app.settings))
     app.state.logstream = stream
     return stream
-
-
-def add_before_admin_fallback(app: FastMango, router: APIRouter) -> None:
-    """Add ``router``'s routes ahead of the admin SPA's catch-all ``<admin_path>/{route:path}``, which would answer
-    them 404 otherwise (the admin plugin installs before monitoring); at the end when there is no admin."""
-    fallback = "/" + app.settings.admin_path.strip("/") + "/{route:path}"
-    routes = app.router.routes
-    index = next((i for i, route in enumerate(routes) if getattr(route, "path", None) == fallback), len(routes))
-    routes[index:index] = router.routes

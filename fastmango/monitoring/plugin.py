@@ -4,7 +4,8 @@ leaves ``fastmango.monitoring.plugin:MonitoringPlugin`` out.
 
 Metrics (``settings.metrics``, on by default): the HTTP middleware, ``/metrics``, the dashboard's overview API;
 at startup the statement, job and AI receivers and the background flush (also in ``fastmango worker``, which
-runs the app's lifespan), stopped at shutdown.
+runs the app's lifespan), stopped at shutdown. Live logs (``settings.logstream``): the log handler, its stream and
+its API. The admin API routes go ahead of the admin's catch-all page route.
 """
 
 from __future__ import annotations
@@ -13,12 +14,12 @@ from typing import TYPE_CHECKING
 
 from fastmango.core.plugins import BasePlugin
 from fastmango.monitoring import permissions  # noqa: F401  (declares monitoring.view and monitoring.change)
+from fastmango.monitoring.routing import add_before_admin_fallback
 
 if TYPE_CHECKING:
-    from fastapi import APIRouter
-
     from fastmango.core.app import FastMango
     from fastmango.monitoring.collectors import Receivers
+    from fastmango.monitoring.logstream import LogStream
     from fastmango.monitoring.monitor import Monitor
 
 
@@ -30,12 +31,16 @@ class MonitoringPlugin(BasePlugin):
     def __init__(self) -> None:
         self.monitor: Monitor | None = None
         self.receivers: Receivers | None = None
+        self.logstream: LogStream | None = None
 
     def install(self, app: FastMango) -> None:
         """Add the monitoring routes and middleware."""
+        from fastmango.monitoring.logstream_api import install_logstream
+
         settings = app.settings
         if settings.metrics:
             self._install_metrics(app)
+        self.logstream = install_logstream(app)
 
     def _install_metrics(self, app: FastMango) -> None:
         from fastmango.monitoring.middleware import MetricsMiddleware
@@ -47,9 +52,11 @@ class MonitoringPlugin(BasePlugin):
         app.add_middleware(MetricsMiddleware, registry=monitor.registry)
         app.add_plugin_routes(metrics_router(monitor, "/" + settings.metrics_path.strip("/")))
         admin_api = "/" + settings.admin_path.strip("/") + "/api"
-        _add_first(app, dashboard_router(monitor, admin_api))  # before the admin's catch-all page route
+        add_before_admin_fallback(app, dashboard_router(monitor, admin_api))
 
     async def startup(self, app: FastMango) -> None:
+        if self.logstream is not None:
+            await self.logstream.start()
         if self.monitor is None:
             return
         from fastmango.monitoring.collectors import Receivers, queue_depth_reader
@@ -69,8 +76,5 @@ class MonitoringPlugin(BasePlugin):
             self.receivers = None
         if self.monitor is not None:
             await self.monitor.stop()
-
-
-def _add_first(app: FastMango, router: APIRouter) -> None:
-    """Put ``router``'s routes ahead of those already added."""
-    app.router.routes[:0] = router.routes
+        if self.logstream is not None:
+            await self.logstream.stop()
