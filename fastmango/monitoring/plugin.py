@@ -5,7 +5,8 @@ leaves ``fastmango.monitoring.plugin:MonitoringPlugin`` out.
 Metrics (``settings.metrics``, on by default): the HTTP middleware, ``/metrics``, the dashboard's overview API;
 at startup the statement, job and AI receivers and the background flush (also in ``fastmango worker``, which
 runs the app's lifespan), stopped at shutdown. Live logs (``settings.logstream``): the log handler, its stream and
-its API. The admin API routes go ahead of the admin's catch-all page route.
+its API. The task monitor's API (its job-events record is the tasks layer's). The admin API routes go ahead of
+the admin's catch-all page route.
 """
 
 from __future__ import annotations
@@ -36,11 +37,13 @@ class MonitoringPlugin(BasePlugin):
     def install(self, app: FastMango) -> None:
         """Add the monitoring routes and middleware."""
         from fastmango.monitoring.logstream_api import install_logstream
+        from fastmango.monitoring.task_monitor import task_monitor_router
 
         settings = app.settings
         if settings.metrics:
             self._install_metrics(app)
         self.logstream = install_logstream(app)
+        add_before_admin_fallback(app, task_monitor_router(settings))
 
     def _install_metrics(self, app: FastMango) -> None:
         from fastmango.monitoring.middleware import MetricsMiddleware

@@ -30,7 +30,7 @@ from fastmango.tasks.jobs import JobInfo, JobState
 from fastmango.tasks.signals import JobEventKind
 
 if TYPE_CHECKING:
-    from fastmango.core.app import FastMango
+    pass
 
 logger = logging.getLogger("fastmango.monitoring")
 
@@ -124,11 +124,6 @@ class Workers(BaseModel):
     alive: bool = Field(description="Whether anything runs jobs: a live worker (arq), or the app itself (inline).")
     workers: list[WorkerInfo]
     detail: str
-
-
-def install_task_monitor(app: FastMango) -> None:
-    """Add the task monitor's routes to ``app``, ahead of the admin's catch-all route under ``<admin_path>/api``."""
-    app.router.routes[:0] = task_monitor_router(app.settings).routes
 
 
 def task_monitor_router(settings: Settings) -> APIRouter:

@@ -17,7 +17,6 @@ from sqlmodel import SQLModel
 from fastmango.auth import User
 from fastmango.auth.permissions import sync_permissions
 from fastmango.core.redis import redis_client
-from fastmango.monitoring.task_monitor import install_task_monitor
 from fastmango.tasks import JobState, TaskContext, TaskFailed, task
 from fastmango.tasks.backends import get_backend
 from fastmango.tasks.definition import _registry
@@ -60,17 +59,28 @@ def clean_state() -> Iterator[None]:
     _registry.update(before)
 
 
-@pytest.fixture(params=["inline", "arq"])
-async def harness(request: pytest.FixtureRequest, tmp_path: Path) -> AsyncIterator[Harness]:
-    redis_url = str(request.getfixturevalue("redis_url")) if request.param == "arq" else None
+@asynccontextmanager
+async def monitored(kind: str, tmp_path: Path, redis_url: str | None) -> AsyncIterator[Harness]:
     settings = make_settings(tmp_path, redis_url, task_heartbeat_seconds=0.2)
-    harness = Harness(request.param, settings)
-    install_task_monitor(harness.app)  # what the monitoring plugin will do
     try:
-        yield harness
+        yield Harness(kind, settings)
     finally:
         if redis_url:
             await delete_queue_keys(redis_url, settings.task_queue_name)
+
+
+@pytest.fixture(params=["inline", "arq"])
+async def harness(request: pytest.FixtureRequest, tmp_path: Path) -> AsyncIterator[Harness]:
+    redis_url = str(request.getfixturevalue("redis_url")) if request.param == "arq" else None
+    async with monitored(request.param, tmp_path, redis_url) as harness:
+        yield harness
+
+
+@pytest.fixture
+async def arq_harness(redis_url: str, tmp_path: Path) -> AsyncIterator[Harness]:
+    """Heartbeats expire in Redis: arq only."""
+    async with monitored("arq", tmp_path, redis_url) as harness:
+        yield harness
 
 
 @asynccontextmanager
@@ -209,7 +219,8 @@ async def test_live_workers_show_and_disappear_after_they_stop(harness: Harness)
         assert "No worker is alive" in gone["detail"]
 
 
-async def test_a_worker_that_dies_disappears_when_its_heartbeat_expires(arq_only: None, harness: Harness) -> None:
+async def test_a_worker_that_dies_disappears_when_its_heartbeat_expires(arq_harness: Harness) -> None:
+    harness = arq_harness
     async with monitor(harness) as (client, who):
         [worker] = harness.workers
 
@@ -227,12 +238,6 @@ async def test_a_worker_that_dies_disappears_when_its_heartbeat_expires(arq_only
             await redis.aclose()
         gone = (await client.get(f"{API}/workers", headers=who["viewer"])).json()
         assert gone["alive"] is False
-
-
-@pytest.fixture
-def arq_only(harness: Harness) -> None:
-    if harness.kind != "arq":
-        pytest.skip("heartbeats expire in Redis (arq)")
 
 
 async def test_who_may_read_retry_and_abort(harness: Harness) -> None:
