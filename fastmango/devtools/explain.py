@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import re
 
+from sqlalchemy import exc as sa_exc
 from sqlalchemy import text
 
 from fastmango.core.errors import ProblemError
@@ -27,10 +28,19 @@ async def explain(sql: str) -> list[str]:
     """The plan of ``sql`` (a recorded SELECT), one line per row.
 
     Raises:
-        ProblemError: 400 when ``sql`` is not one SELECT.
+        ProblemError: 400 when ``sql`` is not one SELECT, or the database refuses to explain it (a parameter whose
+            type it cannot infer, a data-modifying WITH below the top level, a statement cut in its record).
     """
     if not explainable(sql):
         raise ProblemError(400, "Only a SELECT statement can be explained.", title="Not explainable")
+    try:
+        return await _explain(sql)
+    except sa_exc.DBAPIError as exc:
+        reason = str(exc.orig).strip().splitlines()[0][:300] if str(exc.orig).strip() else type(exc.orig).__name__
+        raise ProblemError(400, f"The database could not explain it: {reason}", title="Not explainable") from exc
+
+
+async def _explain(sql: str) -> list[str]:
     database = get_database()
     async with database.engine.connect() as connection:
         transaction = await connection.begin()

@@ -6,13 +6,16 @@ a response in the panel without anything injected into the body.
 
 from __future__ import annotations
 
+import functools
 from typing import Any
+from urllib.parse import unquote_plus
 
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from fastmango.core import recorder
-from fastmango.core.debug_page import MASK, secret_header
+from fastmango.core.debug_page import MASK, looks_secret, secret_header
 from fastmango.devtools import watchers
+from fastmango.devtools.watchers import MAX_TEXT_LENGTH, bounded
 
 HEADER = b"x-debug-record"
 
@@ -31,7 +34,8 @@ class RecordingMiddleware:
             await self.app(scope, receive, send)
             return
         method = scope["method"]
-        query = scope.get("query_string", b"").decode("latin-1")
+        path = bounded(path, MAX_TEXT_LENGTH)
+        query = masked_query(scope.get("query_string", b"").decode("latin-1"))
         async with recorder.recording(
             "request", f"{method} {path}", method=method, path=path, query=query, headers=headers_of(scope)
         ) as record:
@@ -51,7 +55,7 @@ class RecordingMiddleware:
                 await self.app(scope, receive, send_recorded)
             except BaseException as exc:
                 record.status = record.status or 500
-                record.meta["error"] = f"{type(exc).__name__}: {exc}"
+                record.meta["error"] = bounded(f"{type(exc).__name__}: {exc}", MAX_TEXT_LENGTH)
                 raise
             finally:
                 _finish(record, scope, self.staff_only)
@@ -62,8 +66,25 @@ watchers.STOP_AT.add(RecordingMiddleware.__call__.__code__)
 
 
 def headers_of(scope: Scope) -> dict[str, str]:
-    """The request's headers, secret values masked."""
+    """The request's headers, secret values masked, long ones cut."""
     return _masked(scope.get("headers", []))
+
+
+def masked_query(query: str) -> str:
+    """``query`` (a query string) with the values of secret-looking names (``access_token``, ``password``) and the
+    tokens in it masked, cut to :data:`~fastmango.devtools.watchers.MAX_TEXT_LENGTH`."""
+    if not query:
+        return query
+    parts = []
+    for part in query.split("&"):
+        name, equals, _ = part.partition("=")
+        parts.append(f"{name}={MASK}" if equals and looks_secret(unquote_plus(name)) else part)
+    return bounded("&".join(parts), MAX_TEXT_LENGTH)
+
+
+def _staff(scope: Scope) -> bool:
+    user: Any = scope.get("state", {}).get("user")
+    return bool(getattr(user, "is_staff", False) or getattr(user, "is_superuser", False))
 
 
 def _finish(record: recorder.Record, scope: Scope, staff_only: bool) -> None:
@@ -75,14 +96,21 @@ def _finish(record: recorder.Record, scope: Scope, staff_only: bool) -> None:
     user: Any = scope.get("state", {}).get("user")
     if getattr(user, "is_authenticated", False):
         record.user = getattr(user, "username", None) or str(getattr(user, "id", ""))
-    if staff_only and not getattr(user, "is_staff", False):
+    if staff_only and not _staff(scope):
         record.keep = False
 
 
 def _masked(headers: list[tuple[bytes, bytes]]) -> dict[str, str]:
     shown: dict[str, str] = {}
     for raw_name, raw_value in headers:
-        name = raw_name.decode("latin-1").lower()
-        value = MASK if secret_header(name) else raw_value.decode("latin-1")
+        name, secret = _header_name(raw_name)
+        value = MASK if secret else bounded(raw_value.decode("latin-1"))
         shown[name] = f"{shown[name]}, {value}" if name in shown else value
     return shown
+
+
+@functools.lru_cache(maxsize=512)
+def _header_name(raw_name: bytes) -> tuple[str, bool]:
+    """A header's name as shown and whether its value is a secret: the same few names come with every request."""
+    name = raw_name.decode("latin-1").lower()
+    return name, secret_header(name)

@@ -26,13 +26,18 @@ class NPlusOneDetected(AssertionError):
 
 def find_repeated(queries: list[dict[str, Any]], threshold: int = DEFAULT_THRESHOLD) -> list[dict[str, Any]]:
     """The groups of statements of one shape run at least ``threshold`` times, each with the fix named."""
-    keys = [_group_key(query) for query in queries]
-    counts = Counter(key for key in keys if key is not None)
+    counts: Counter[Any] = Counter()
+    firsts: dict[Any, dict[str, Any]] = {}
+    for query in queries:
+        key = _group_key(query)
+        if key is not None:
+            counts[key] += 1
+            firsts.setdefault(key, query)
     warnings = []
     for key, times in counts.most_common():
         if times < threshold:
             break
-        first = queries[keys.index(key)]
+        first = firsts[key]
         counting = first["sql"].lstrip()[:13].lower() == "select count("
         relation, fix = suggest_fix(first.get("model"), first.get("filters") or [], counting=counting)
         warnings.append(

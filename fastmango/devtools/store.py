@@ -117,7 +117,7 @@ class RedisStore:
         except redis_errors() as exc:
             self._outage.failed(exc)
             raise StoreUnavailable() from exc
-        return [Record.from_dict(orjson.loads(value)) for value in values if value is not None]
+        return [record for value in values if value is not None and (record := _decoded(value)) is not None]
 
     async def get(self, record_id: str) -> Record | None:
         try:
@@ -125,7 +125,28 @@ class RedisStore:
         except redis_errors() as exc:
             self._outage.failed(exc)
             raise StoreUnavailable() from exc
-        return Record.from_dict(orjson.loads(value)) if value is not None else None
+        return _decoded(value) if value is not None else None
 
     async def close(self) -> None:
         await self._client.aclose()
+
+
+_SECTIONS = ("queries", "logs", "tasks", "ai", "warnings")
+
+
+def _decoded(value: bytes | str) -> Record | None:
+    """The record stored as ``value``; None (and a warning) for what is not one: it is left out, not a 500."""
+    try:
+        record: Record | None = Record.from_dict(orjson.loads(value))  # TypeError: not a mapping, unknown fields
+    except (orjson.JSONDecodeError, TypeError, ValueError):
+        record = None
+    if record is None or not _well_formed(record):
+        logger.warning("A debug record in Redis is not one a store saved; it is left out")
+        return None
+    return record
+
+
+def _well_formed(record: Record) -> bool:
+    sections = (getattr(record, section) for section in _SECTIONS)
+    lists = all(isinstance(entries, list) and all(isinstance(e, dict) for e in entries) for entries in sections)
+    return lists and isinstance(record.meta, dict) and isinstance(record.dropped, dict)

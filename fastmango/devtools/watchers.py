@@ -9,6 +9,7 @@ from __future__ import annotations
 import functools
 import logging
 import os
+import re
 import sys
 import sysconfig
 from pathlib import Path
@@ -21,6 +22,7 @@ except ImportError:  # pragma: no cover - SQLAlchemy's asyncio support installs 
     _greenlet_getcurrent = None
 
 from fastmango.core import recorder
+from fastmango.core.debug_page import MASK
 from fastmango.db.hook import QueryEvent
 
 #: Frames in these folders are the framework's or a library's, not the user's code that ran a statement.
@@ -33,8 +35,25 @@ _LIBRARY_FOLDERS = tuple(
         sysconfig.get_paths()["platlib"],
     }
 )
-#: The longest parameter value kept in a record (a 1 MiB body bound to an INSERT stays in the database).
+#: The longest parameter value kept in a record (a 1 MiB body bound to an INSERT stays in the database), and the
+#: longest header value.
 MAX_VALUE_LENGTH = 200
+#: The longest log message, error, path or query string kept.
+MAX_TEXT_LENGTH = 2000
+#: The longest statement kept (an IN list of 100,000 placeholders is not worth keeping whole 1000 times).
+MAX_SQL_LENGTH = 20_000
+#: The most values of one parameter list, or parameter sets of an executemany, kept.
+MAX_ITEMS = 100
+#: A JSON Web Token (header.payload.signature, the first two base64url JSON objects: ``eyJ``), or what is left of
+#: one once cut: masked wherever it shows, whatever the name it came under.
+_JWT = re.compile(r"eyJ[A-Za-z0-9_-]*\.[A-Za-z0-9_-]*(?:\.[A-Za-z0-9_-]*)?")
+
+
+def bounded(text: str, limit: int = MAX_VALUE_LENGTH) -> str:
+    """``text`` cut to ``limit`` characters, the JSON Web Tokens in it masked."""
+    if len(text) > limit:
+        text = text[: limit - 1] + "…"
+    return _JWT.sub(MASK, text) if "eyJ" in text else text
 
 
 def record_query(query: QueryEvent) -> None:
@@ -47,7 +66,7 @@ def query_entry(query: QueryEvent) -> dict[str, Any]:
     """What a record keeps of a statement: SQL, parameters (secrets masked, long values cut), time, rows, shape,
     the model and fields it filters on, and the line of user code that ran it."""
     return {
-        "sql": query.sql,
+        "sql": query.sql if len(query.sql) <= MAX_SQL_LENGTH else query.sql[: MAX_SQL_LENGTH - 1] + "…",
         "params": _loggable(query.loggable_params()),
         "duration_ms": round(query.duration * 1000, 3),
         "rows": query.rows,
@@ -110,22 +129,29 @@ class RecordLogHandler(logging.Handler):
             message = log.getMessage()
         except Exception:  # a broken %-format: show the template rather than lose the line
             message = str(log.msg)
-        entry: dict[str, Any] = {"time": log.created, "level": log.levelname, "logger": log.name, "message": message}
+        entry: dict[str, Any] = {
+            "time": log.created,
+            "level": log.levelname,
+            "logger": log.name,
+            "message": bounded(message, MAX_TEXT_LENGTH),
+        }
         if log.exc_info and log.exc_info[1] is not None:
-            entry["error"] = f"{type(log.exc_info[1]).__name__}: {log.exc_info[1]}"
+            entry["error"] = bounded(f"{type(log.exc_info[1]).__name__}: {log.exc_info[1]}", MAX_TEXT_LENGTH)
         recorder.note("logs", entry)
 
 
 def _loggable(params: Any) -> Any:
-    """Parameters as JSON-ready values, long ones cut."""
+    """Parameters as JSON-ready values: long ones cut, long lists too (the count of the rest last), tokens masked."""
     if isinstance(params, dict):
         return {str(key): _loggable(value) for key, value in params.items()}
     if isinstance(params, (list, tuple)):
-        return [_loggable(value) for value in params]
+        kept = [_loggable(value) for value in params[:MAX_ITEMS]]
+        return kept if len(params) <= MAX_ITEMS else [*kept, f"… {len(params) - MAX_ITEMS} more"]
     if params is None or isinstance(params, (bool, int, float)):
         return params
-    text = params if isinstance(params, str) else repr(params)
-    return text if len(text) <= MAX_VALUE_LENGTH else text[: MAX_VALUE_LENGTH - 1] + "…"
+    if isinstance(params, (bytes, bytearray, memoryview)):
+        params = bytes(params[: MAX_VALUE_LENGTH + 1])  # not the repr of a 1 MiB value, to cut it afterwards
+    return bounded(params if isinstance(params, str) else repr(params))
 
 
 def _shape_id(shape: Any) -> str:
