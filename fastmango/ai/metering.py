@@ -13,7 +13,6 @@ Nothing here imports Pydantic AI: the capability that produces the records lives
 
 from __future__ import annotations
 
-import asyncio
 import datetime
 import logging
 from typing import Any, ClassVar
@@ -21,6 +20,7 @@ from typing import Any, ClassVar
 from fastmango.core import recorder
 from fastmango.core.signals import Signal
 from fastmango.db import Field, Model, UTCDateTime
+from fastmango.db.buffered import BufferedWriter
 
 logger = logging.getLogger("fastmango.ai")
 
@@ -69,19 +69,19 @@ class UsageRecord(Model, table=True):
 usage_recorded: Signal[UsageRecord] = Signal("usage_recorded")
 
 
-class UsageMeter:
+class UsageMeter(BufferedWriter[UsageRecord]):
     """The process-wide buffer of usage records and its flush policy."""
 
     def __init__(self, flush_records: int = 100, flush_seconds: float = 2.0, enabled: bool = True) -> None:
-        self.flush_records = flush_records
-        self.flush_seconds = flush_seconds
-        self.enabled = enabled
-        self.buffer: list[UsageRecord] = []
-        self.writing: list[UsageRecord] = []  # the batch being written: still counted by budgets
-        self._timer: asyncio.TimerHandle | None = None
-        self._tasks: set[asyncio.Task[None]] = set()
-        self._lock: asyncio.Lock | None = None
-        self._loop: asyncio.AbstractEventLoop | None = None
+        super().__init__(
+            UsageRecord,
+            "AI usage records",
+            logger,
+            flush_records=flush_records,
+            flush_seconds=flush_seconds,
+            max_buffer=MAX_BUFFER,
+            enabled=enabled,
+        )
 
     def configure(self, settings: Any) -> None:
         """Take the flush policy from ``settings``."""
@@ -94,64 +94,7 @@ class UsageMeter:
         usage_recorded.send(record)
         if recorder.current() is not None:
             recorder.note("ai", _debug_entry(record))
-        if not self.enabled:
-            return
-        self.buffer.append(record)
-        if len(self.buffer) > MAX_BUFFER:
-            del self.buffer[: len(self.buffer) - MAX_BUFFER]
-        try:
-            loop = asyncio.get_running_loop()
-        except RuntimeError:
-            return
-        if loop is not self._loop:  # a new event loop (tests, CLI): timers and the lock of the old one are dead
-            self._loop, self._timer, self._lock, self._tasks = loop, None, None, set()
-        if len(self.buffer) >= self.flush_records:
-            self._spawn()
-        elif self._timer is None:
-            self._timer = loop.call_later(self.flush_seconds, self._spawn)
-
-    def pending(self) -> list[UsageRecord]:
-        """Records not yet committed (budgets add them to what the database holds)."""
-        return [*self.writing, *self.buffer]
-
-    def _spawn(self) -> None:
-        if self._timer is not None:
-            self._timer.cancel()
-            self._timer = None
-        task = asyncio.get_running_loop().create_task(self._flush())
-        self._tasks.add(task)
-        task.add_done_callback(self._tasks.discard)
-
-    async def _flush(self) -> None:
-        if self._lock is None:
-            self._lock = asyncio.Lock()
-        async with self._lock:
-            if not self.buffer:
-                return
-            self.writing, self.buffer = self.buffer, []
-            try:
-                await UsageRecord.objects.bulk_create(self.writing)
-            except Exception:
-                logger.warning("could not write %d AI usage records; keeping them", len(self.writing), exc_info=True)
-                self.buffer[:0] = self.writing
-                del self.buffer[: max(0, len(self.buffer) - MAX_BUFFER)]
-            finally:
-                self.writing = []
-
-    async def flush(self) -> None:
-        """Write every buffered record now (and wait for flushes in progress)."""
-        if self._timer is not None:
-            self._timer.cancel()
-            self._timer = None
-        if self._loop is asyncio.get_running_loop():
-            await asyncio.gather(*list(self._tasks), return_exceptions=True)
-        else:
-            self._loop, self._lock, self._tasks = asyncio.get_running_loop(), None, set()
-        await self._flush()
-
-    def discard(self) -> None:
-        """Forget buffered records (tests)."""
-        self.buffer.clear()
+        self.add(record)
 
 
 meter = UsageMeter()

@@ -1,8 +1,9 @@
 """The job-events record: one ``tasks_job_event`` row per change of a job's state, kept ``task_events_retention_days``.
 
 A receiver of :data:`fastmango.tasks.signals.job_event` buffers each event in memory, in the process where it
-happened (the app's or a worker's); a background task writes the buffer with one ``bulk_create`` once it holds
-``FLUSH_RECORDS`` events or ``task_events_flush_seconds`` after the first unwritten one, as the AI usage meter does.
+happened (the app's or a worker's); :class:`fastmango.db.buffered.BufferedWriter` writes the buffer with one
+``bulk_create`` once it holds ``FLUSH_RECORDS`` events or ``task_events_flush_seconds`` after the first unwritten
+one, as it does the AI usage ledger.
 The tasks plugin flushes on shutdown (a worker runs the app's lifespan, so it does too).
 
 Retention: a flush deletes the rows older than ``task_events_retention_days``, at most once every
@@ -15,14 +16,13 @@ the oldest dropped) and is written with the next flush; the failure is logged on
 
 from __future__ import annotations
 
-import asyncio
-import contextvars
 import logging
 import time
 from datetime import UTC, datetime, timedelta
 from typing import Any, ClassVar
 
 from fastmango.db import Field, Model, UTCDateTime
+from fastmango.db.buffered import BufferedWriter
 from fastmango.tasks.heartbeat import current_worker
 from fastmango.tasks.signals import JobEvent, job_event
 
@@ -80,21 +80,21 @@ class JobEventRecord(Model, table=True):
         )
 
 
-class EventLog:
+class EventLog(BufferedWriter[JobEventRecord]):
     """The process-wide buffer of job events, its flush policy and the retention."""
 
     def __init__(self, flush_seconds: float = 1.0, retention_days: int = 14, enabled: bool = True) -> None:
-        self.flush_seconds = flush_seconds
-        self.flush_records = FLUSH_RECORDS
+        super().__init__(
+            JobEventRecord,
+            "job events",
+            logger,
+            flush_records=FLUSH_RECORDS,
+            flush_seconds=flush_seconds,
+            max_buffer=MAX_BUFFER,
+            enabled=enabled,
+        )
         self.retention = timedelta(days=retention_days)
-        self.enabled = enabled
-        self.buffer: list[JobEventRecord] = []
         self._pruned_at: float | None = None  # monotonic time of the last prune
-        self._failing = False
-        self._timer: asyncio.TimerHandle | None = None
-        self._tasks: set[asyncio.Task[None]] = set()
-        self._lock: asyncio.Lock | None = None
-        self._loop: asyncio.AbstractEventLoop | None = None
 
     def configure(self, settings: Any) -> None:
         """Take the policy from ``settings`` and listen to ``job_event`` (or stop, with ``task_events`` off)."""
@@ -108,79 +108,17 @@ class EventLog:
 
     def receive(self, event: JobEvent) -> None:
         """Buffer ``event`` (the ``job_event`` receiver); never waits for the database."""
-        if not self.enabled:
-            return
-        self.buffer.append(JobEventRecord.from_event(event, current_worker.get()))
-        if len(self.buffer) > MAX_BUFFER:
-            del self.buffer[: len(self.buffer) - MAX_BUFFER]
-        try:
-            loop = asyncio.get_running_loop()
-        except RuntimeError:
-            return
-        if loop is not self._loop:  # a new event loop (tests, CLI): timers and the lock of the old one are dead
-            self._loop, self._timer, self._lock, self._tasks = loop, None, None, set()
-        if len(self.buffer) >= self.flush_records:
-            self._spawn()
-        elif self._timer is None:
-            self._timer = loop.call_later(self.flush_seconds, self._spawn)
+        self.add(JobEventRecord.from_event(event, current_worker.get()))
 
-    def _spawn(self) -> None:
-        if self._timer is not None:
-            self._timer.cancel()
-            self._timer = None
-        # A context of its own: the write is not part of the request's (or job's) transaction or debug record.
-        task = asyncio.get_running_loop().create_task(self._flush(), context=contextvars.Context())
-        self._tasks.add(task)
-        task.add_done_callback(self._tasks.discard)
-
-    async def _flush(self) -> None:
-        if self._lock is None:
-            self._lock = asyncio.Lock()
-        async with self._lock:
-            if not self.buffer:
-                return
-            batch, self.buffer = self.buffer, []
-            try:
-                await JobEventRecord.objects.bulk_create(batch)
-                if self._pruned_at is None or time.monotonic() - self._pruned_at >= PRUNE_SECONDS:
-                    await self.prune()
-            except Exception as exc:
-                if not self._failing:
-                    logger.warning(
-                        "could not write %d job events (%s: %s); keeping them for the next write (at most %d)",
-                        len(batch),
-                        type(exc).__name__,
-                        exc,
-                        MAX_BUFFER,
-                    )
-                self._failing = True
-                self.buffer[:0] = batch
-                del self.buffer[: max(0, len(self.buffer) - MAX_BUFFER)]
-            else:
-                if self._failing:
-                    logger.info("job events are written again")
-                self._failing = False
+    async def after_write(self) -> None:
+        if self._pruned_at is None or time.monotonic() - self._pruned_at >= PRUNE_SECONDS:
+            await self.prune()
 
     async def prune(self, now: datetime | None = None) -> int:
         """Delete the events older than the retention; the number deleted."""
         self._pruned_at = time.monotonic()
         cutoff = (now or utcnow()) - self.retention
         return await JobEventRecord.objects.filter(at__lt=cutoff).delete()
-
-    async def flush(self) -> None:
-        """Write every buffered event now (and wait for flushes in progress)."""
-        if self._timer is not None:
-            self._timer.cancel()
-            self._timer = None
-        if self._loop is asyncio.get_running_loop():
-            await asyncio.gather(*list(self._tasks), return_exceptions=True)
-        else:
-            self._loop, self._lock, self._tasks = asyncio.get_running_loop(), None, set()
-        await self._flush()
-
-    def discard(self) -> None:
-        """Forget buffered events (tests)."""
-        self.buffer.clear()
 
 
 events = EventLog()
