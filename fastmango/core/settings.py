@@ -391,6 +391,53 @@ class Settings(BaseSettings):
         validation_alias=_aliases("metrics_redis_prefix"),
         description="The prefix of the metrics' Redis keys (apps sharing a Redis database need their own).",
     )
+    # alerts (fastmango.monitoring.alerts; docs/monitoring.md: Alerts)
+    alerts: bool = Field(
+        True,
+        validation_alias=_aliases("alerts"),
+        description="Evaluate the enabled alert rules (monitoring_alert_rule) in the app's processes (needs metrics).",
+    )
+    alerts_interval_seconds: float = Field(
+        30.0,
+        gt=0,
+        validation_alias=_aliases("alerts_interval_seconds"),
+        description="Seconds between two evaluations of the rules (one process evaluates: a Redis lock).",
+    )
+    alerts_lock_key: str = Field(
+        "fastmango:alerts:evaluator",
+        validation_alias=_aliases("alerts_lock_key"),
+        description="The Redis key of the evaluator's lock (apps sharing a Redis database need their own).",
+    )
+    alerts_delivery_retries: int = Field(
+        4, ge=0, validation_alias=_aliases("alerts_delivery_retries"), description="Retries of a failed notification."
+    )
+    alerts_delivery_backoff: float = Field(
+        2.0,
+        ge=0,
+        validation_alias=_aliases("alerts_delivery_backoff"),
+        description="Seconds before the first retry of a notification; each further retry waits twice as long.",
+    )
+    alerts_delivery_timeout: float = Field(
+        10.0,
+        gt=0,
+        validation_alias=_aliases("alerts_delivery_timeout"),
+        description="Seconds one webhook POST or SMTP exchange may take.",
+    )
+    alerts_smtp_host: str | None = Field(
+        None, validation_alias=_aliases("alerts_smtp_host"), description="The SMTP server of email notifiers."
+    )
+    alerts_smtp_port: int = Field(25, ge=1, le=65535, validation_alias=_aliases("alerts_smtp_port"))
+    alerts_smtp_from: str = Field("fastmango@localhost", validation_alias=_aliases("alerts_smtp_from"))
+    alerts_smtp_username: str | None = Field(None, validation_alias=_aliases("alerts_smtp_username"))
+    alerts_smtp_password: SecretStr | None = Field(None, validation_alias=_aliases("alerts_smtp_password"))
+    alerts_smtp_starttls: bool | None = Field(
+        None,
+        validation_alias=_aliases("alerts_smtp_starttls"),
+        description="STARTTLS: True requires it, False never, None (default) when the server offers it.",
+    )
+    alerts_smtp_tls: bool = Field(
+        False, validation_alias=_aliases("alerts_smtp_tls"), description="Implicit TLS from the start (port 465)."
+    )
 
     password_argon2_time_cost: int = Field(3, ge=1, validation_alias=_aliases("password_argon2_time_cost"))
     password_argon2_memory_kib: int = Field(65536, ge=8, validation_alias=_aliases("password_argon2_memory_kib"))

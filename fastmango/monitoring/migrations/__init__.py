@@ -1,0 +1,1 @@
+"""The monitoring layer's Alembic revisions (branch ``fastmango_monitoring``), applied by ``fastmango migrate``."""
