@@ -48,7 +48,8 @@ class RecordingMiddleware:
                     record.status = message["status"]
                     headers = message.get("headers", [])
                     record.meta["response_headers"] = _masked(headers)
-                    message["headers"] = [*headers, (HEADER, record.id.encode())]
+                    if not self.staff_only or _staff(scope):  # only those whose record is kept learn of it
+                        message["headers"] = [*headers, (HEADER, record.id.encode())]
                 await send(message)
 
             try:

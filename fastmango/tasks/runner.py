@@ -57,7 +57,7 @@ async def run_attempt(task: Task[Any], ctx: TaskContext, payload: dict[str, Any]
         if record is not None:
             record.status = "ok" if outcome.ok else kind
             if outcome.error:
-                record.meta["error"] = outcome.error
+                record.meta["error"] = outcome.error[:2000]
     _announce(task, ctx, kind, datetime.now(UTC), duration=time.perf_counter() - clock, error=outcome.error)
     return outcome
 

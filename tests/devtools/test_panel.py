@@ -123,6 +123,8 @@ async def test_enabled_in_prod_only_the_requests_of_staff_users_are_recorded(dat
         await member.grant("book.view")
         staff_response = await client.get("/books", headers=staff)
         member_response = await client.get("/books", headers=await login(client, member))
-        kept = {summary["id"] for summary in (await client.get("/_debug/api/records", headers=staff)).json()}
-    assert staff_response.headers["x-debug-record"] in kept
-    assert member_response.headers["x-debug-record"] not in kept
+        listed = (await client.get("/_debug/api/records", headers=staff)).json()
+    assert staff_response.headers["x-debug-record"] in {summary["id"] for summary in listed}
+    assert {summary["user"] for summary in listed} == {"devsg"}  # the member's and the logins' are not kept
+    assert member_response.status_code == 200
+    assert "x-debug-record" not in member_response.headers  # nor is the member told the panel is on
