@@ -5,7 +5,7 @@ BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 LINT_PATHS := $(wildcard fastmango tests examples tools)
 
-.PHONY: dev test lint typecheck admin bench bench-orm bench-tasks bench-startup bench-devtools clean
+.PHONY: dev test lint typecheck admin bench bench-orm bench-tasks bench-startup bench-devtools bench-monitoring clean
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -32,7 +32,10 @@ bench-startup: $(STAMP)  ## seconds to the first 200 of a fresh project: dev, de
 	$(BIN)/python -m tools.bench.startup $(if $(BASELINE),--baseline $(BASELINE)) --output tools/bench/STARTUP_RESULTS.md
 
 bench-devtools: $(STAMP)  ## what the debug panel's recording costs a request: plugin absent / off / on (~4 min, needs wrk and PostgreSQL); writes tools/bench/DEVTOOLS_RESULTS.md
-	$(BIN)/python -m tools.bench.devtools --output tools/bench/DEVTOOLS_RESULTS.md
+	$(BIN)/python -m tools.bench.overhead --suite devtools --output tools/bench/DEVTOOLS_RESULTS.md
+
+bench-monitoring: $(STAMP)  ## what metrics and the live log stream cost a request, in prod: plugin absent / off / metrics / all, and metrics+redis with REDIS_URL=<url> (~5 min, ~6 with Redis; needs wrk and PostgreSQL); writes tools/bench/MONITORING_RESULTS.md
+	$(BIN)/python -m tools.bench.overhead --suite monitoring $(if $(REDIS_URL),--redis-url $(REDIS_URL)) --output tools/bench/MONITORING_RESULTS.md
 
 # The suite waits on servers and subprocesses more than it computes: 4 workers on 2 cores take it from ~23 to ~8
 # minutes. loadfile keeps a module's tests on one worker, so its module-scoped servers start once.
