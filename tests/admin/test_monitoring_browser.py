@@ -36,6 +36,7 @@ if __name__ == "__main__":  # the server: tests.admin must be importable from th
 from tests.admin.test_admin_browser import BLOG, ENVIRONMENT, ROOT, SeededBlog, browser, log_in  # noqa: F401
 
 MONITOR = ("monitor", "monitor-password")
+WATCHER = ("watcher", "watcher-password")
 OUTSIDER = ("outsider", "outsider-password")
 SCREENSHOTS = os.environ.get("FASTMANGO_MONITORING_SCREENSHOTS")
 PAGES = ("dashboard", "tasks", "logs")
@@ -50,6 +51,8 @@ class MonitoredBlog(SeededBlog):
         await super().seed()
         monitor = await User.objects.create_user(MONITOR[0], password=MONITOR[1], is_staff=True)
         await monitor.grant("monitoring.view", "monitoring.change", "post.view", "author.view", "tag.view")
+        watcher = await User.objects.create_user(WATCHER[0], password=WATCHER[1], is_staff=True)
+        await watcher.grant("monitoring.view")
         outsider = await User.objects.create_user(OUTSIDER[0], password=OUTSIDER[1], is_staff=True)
         await outsider.grant("post.view")
 
@@ -344,7 +347,34 @@ def test_the_log_viewer_shows_a_line_as_it_is_logged(page: Any, base_url: str) -
         for n in range(3):
             client.post("/log", params={"message": f"retrying the webhook delivery, attempt {n + 1}"})
         expect(lines).to_contain_text("attempt 3")
-    shot(page, "logs")
+        shot(page, "logs")
+
+        # Scrolled up, the list stays where the reader is; Jump to latest follows the new lines again.
+        for n in range(40):
+            client.post("/log", params={"message": f"filler line {n}"})
+        expect(lines).to_contain_text("filler line 39")
+        lines.evaluate("(list) => list.scrollTo(0, 0)")
+        expect(page.get_by_role("button", name="Jump to latest")).to_be_visible()
+        client.post("/log", params={"message": "logged while scrolled up"})
+        expect(lines).to_contain_text("logged while scrolled up")
+        assert lines.evaluate("(list) => list.scrollTop") == 0
+        page.get_by_role("button", name="Jump to latest").click()
+        assert lines.evaluate("(list) => list.scrollTop + list.clientHeight >= list.scrollHeight - 24")
+
+
+def test_staff_who_may_view_but_not_change_get_no_retry_nor_abort(page: Any, base_url: str) -> None:
+    import httpx
+    from playwright.sync_api import expect
+
+    with httpx.Client(base_url=base_url) as client:
+        failed = client.post("/jobs/failing").json()["job_id"]
+    signed_in(page, WATCHER)
+    page.get_by_role("navigation", name="Monitoring").get_by_role("link", name="Tasks").click()
+    row = page.get_by_role("row").filter(has=page.get_by_role("link", name=f"Job {failed} of send_digest"))
+    expect(row).to_contain_text("Failed")
+    row.get_by_role("link").click()
+    expect(page.get_by_role("region", name=f"Job {failed}")).to_contain_text("the mail server refused")
+    expect(page.get_by_role("button", name=re.compile("Retry|Abort"))).to_have_count(0)
 
 
 def job_state(client: Any, headers: dict[str, str], job_id: str) -> str:
