@@ -8,14 +8,14 @@ details. It is left out of the OpenAPI schema.
 from __future__ import annotations
 
 import hmac
-from typing import Literal
+from typing import Any, Literal
 
-from fastapi import APIRouter, Query, Request, Response
+from fastapi import APIRouter, Depends, Query, Request, Response
 
-from fastmango.auth.dependencies import optional_user
+from fastmango.auth.dependencies import optional_user, require_staff
 from fastmango.auth.errors import NotAuthenticated, PermissionDenied
 from fastmango.monitoring.monitor import Monitor
-from fastmango.monitoring.permissions import VIEW, require
+from fastmango.monitoring.permissions import CHANGE, VIEW, require
 from fastmango.monitoring.windows import WindowSummary
 
 WINDOWS = {"15m": 15 * 60, "1h": 3600, "24h": 24 * 3600}
@@ -57,8 +57,15 @@ def metrics_router(monitor: Monitor, path: str = "/metrics") -> APIRouter:
 
 
 def dashboard_router(monitor: Monitor, api_path: str) -> APIRouter:
-    """``GET <api_path>/monitoring/overview?window=15m|1h|24h``: the dashboard's summary of a window."""
+    """``GET <api_path>/monitoring/overview?window=15m|1h|24h``: the dashboard's summary of a window; ``GET
+    <api_path>/monitoring/access``: what the staff user may do (the admin shows the pages and buttons they may use)."""
     router = APIRouter(prefix=f"{api_path}/monitoring", tags=["monitoring"])
+
+    @router.get("/access", operation_id="monitoring_access")
+    async def access(user: Any = Depends(require_staff)) -> dict[str, bool]:
+        """``view``: the dashboard, task monitor and logs (monitoring.view); ``change``: retry and abort jobs, edit
+        alert rules (monitoring.change)."""
+        return {"view": await user.has_perm(VIEW), "change": await user.has_perm(CHANGE)}
 
     @router.get("/overview", dependencies=[require(VIEW)], operation_id="monitoring_overview")
     async def overview(window: Literal["15m", "1h", "24h"] = Query("15m")) -> WindowSummary:

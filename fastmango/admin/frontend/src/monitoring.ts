@@ -191,18 +191,17 @@ export const monitoring = reactive<{
 
 let probing: Promise<void> | null = null;
 
-/** Probe once per login: the overview of the shortest window (403 hides the pages). */
+/** Ask once per login what the user may do (monitoring.view shows the pages, monitoring.change the buttons). */
 export function probeMonitoring(): Promise<void> {
   if (monitoring.access !== "unknown" || !session.tokens) return Promise.resolve();
   probing ??= (async () => {
     try {
-      await api("GET", `${MONITORING}/overview`, undefined, { window: "15m" });
-      monitoring.access = "allowed";
+      const access = await api<{ view: boolean; change: boolean }>("GET", `${MONITORING}/access`);
+      monitoring.access = access.view ? "allowed" : "forbidden";
+      monitoring.change = access.change;
     } catch (error) {
       if (error instanceof ApiError && error.status === 403) monitoring.access = "forbidden";
       else if (error instanceof ApiError && error.status === 404) monitoring.access = "missing";
-      // 503 (metrics store down) and the like: the pages exist; they say what is wrong themselves.
-      else if (error instanceof ApiError && error.status !== 401) monitoring.access = "allowed";
     } finally {
       probing = null;
     }
@@ -210,19 +209,10 @@ export function probeMonitoring(): Promise<void> {
   return probing;
 }
 
-/**
- * Whether the user holds monitoring.change. The API has no field for it, so this asks to abort a job that
- * cannot exist: the permission is checked before the job is looked up (403 without it, 404 with it).
- */
+/** Whether the user holds monitoring.change (known once the access is probed). */
 export async function probeChange(): Promise<boolean> {
-  if (monitoring.change !== null) return monitoring.change;
-  try {
-    await api("POST", `${MONITORING}/tasks/jobs/${encodeURIComponent("-permission-probe-")}/abort`);
-    monitoring.change = true;
-  } catch (error) {
-    monitoring.change = !(error instanceof ApiError && (error.status === 403 || error.status === 401));
-  }
-  return monitoring.change;
+  await probeMonitoring();
+  return monitoring.change ?? false;
 }
 
 /** Forget what was probed (log out, another user). */
