@@ -3,6 +3,10 @@
 The app refuses to start on some of what the checks find (DEBUG in prod, an alias without its key, an agent
 naming an unknown tool); the command still reports them all: when the app cannot load, the checks that need
 only the settings run, and the refusal itself is a finding (``fastmango.E000``) unless one of those names it.
+
+``fastmango check --deploy`` adds the deploy checks (ids ``fastmango.E9xx/W9xx/I9xx``) and reads the settings as
+production does: the prod profile (unless ``FASTMANGO_ENV`` names another), the environment and ``.env.prod``,
+not the local ``.env``.
 """
 
 from __future__ import annotations
@@ -23,25 +27,28 @@ if TYPE_CHECKING:
 
 
 #: The order areas are printed in (others after, in the order found).
-AREA_ORDER = ("project", "settings", "models", "routes", "ai", "tasks", "admin")
+AREA_ORDER = ("project", "settings", "models", "routes", "ai", "tasks", "admin", "deploy")
 
 
 @app.command()
-def check(as_json: bool = typer.Option(False, "--json", help="Print the findings as a JSON list.")) -> None:
+def check(
+    as_json: bool = typer.Option(False, "--json", help="Print the findings as a JSON list."),
+    deploy: bool = typer.Option(
+        False,
+        "--deploy",
+        help="Also run the deploy checks, on the settings production reads: FASTMANGO_ENV=prod (unless set), "
+        "the environment and .env.prod, not .env.",
+    ),
+) -> None:
     """Check the project's settings, models, routes, agents and tasks; exit 1 when any error is found."""
-    import asyncio
-
     from fastmango.core.project import find_project
-    from fastmango.core.system_checks import area_of, run_checks
+    from fastmango.core.system_checks import area_of
 
     project = find_project()
     os.chdir(project.root)
     if str(project.root) not in sys.path:
         sys.path.insert(0, str(project.root))
-    context, refusal = load_context(project)
-    findings = asyncio.run(_run(context, run_checks))
-    if refusal is not None and not any(_explains(finding, refusal) for finding in findings):
-        findings.insert(0, _refused(refusal))
+    findings = collect_findings(project, deploy=deploy)
     if as_json:
         typer.echo(json.dumps([{**f.as_dict(), "area": area_of(f)} for f in findings], indent=2))
     else:
@@ -50,11 +57,40 @@ def check(as_json: bool = typer.Option(False, "--json", help="Print the findings
         raise typer.Exit(1)
 
 
-async def _run(context: CheckContext, run_checks: Any) -> list[Finding]:
+def collect_findings(project: Project, *, deploy: bool = False) -> list[Finding]:
+    """Load ``project`` (run from its root, on ``sys.path``) and run its checks: what ``fastmango check`` prints.
+
+    With ``deploy`` the deploy checks run too, and the settings are read as production reads them (see
+    :func:`production_environment`); ``fastmango build`` runs them so.
+    """
+    import asyncio
+
+    from fastmango.core.system_checks import run_checks
+
+    if deploy:
+        production_environment()
+    context, refusal = load_context(project)
+    findings = asyncio.run(_run(context, run_checks, deploy))
+    if refusal is not None and not any(_explains(finding, refusal) for finding in findings):
+        findings.insert(0, _refused(refusal))
+    return findings
+
+
+def production_environment() -> None:
+    """Make this process read the settings as a production process would: the prod profile unless
+    ``FASTMANGO_ENV`` already names one (a staging deployment's), and no local ``.env`` (it is gitignored, so it is
+    not deployed); the environment and ``.env.<profile>`` still apply."""
+    from fastmango.core.settings import DOTENV_VARIABLE
+
+    os.environ.setdefault("FASTMANGO_ENV", "prod")
+    os.environ[DOTENV_VARIABLE] = "0"
+
+
+async def _run(context: CheckContext, run_checks: Any, deploy: bool = False) -> list[Finding]:
     from fastmango.db.engine import disconnect
 
     try:
-        return list(await run_checks(context))
+        return list(await run_checks(context, deploy=deploy))
     finally:
         await disconnect()
 

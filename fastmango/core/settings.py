@@ -29,6 +29,9 @@ Profile = Literal["dev", "test", "prod"]
 #: The secret key a fresh project runs with. ``prod`` refuses to start with it.
 INSECURE_SECRET_KEY = "insecure-dev-key-do-not-use-in-production"
 MIN_SECRET_KEY_LENGTH = 32
+#: Set to ``0``, the local ``.env`` is not read (``.env.<profile>`` still is): ``fastmango check --deploy`` reads
+#: the settings so, as production does (``.env`` is gitignored: it stays on the developer's machine).
+DOTENV_VARIABLE = "FASTMANGO_DOTENV"
 
 #: Built-in plugins, in start-up order. Listed by dotted path so that core never imports a higher layer.
 DEFAULT_PLUGINS = [
@@ -445,7 +448,7 @@ class Settings(BaseSettings):
     def __init__(self, **values: Any) -> None:
         if "_env_file" not in values:
             profile = values.get("env") or os.environ.get("FASTMANGO_ENV") or _profile_from_dotenv() or "dev"
-            values["_env_file"] = (".env", f".env.{profile}")
+            values["_env_file"] = (".env", f".env.{profile}") if _reads_dotenv() else (f".env.{profile}",)
         super().__init__(**values)
 
     @field_validator("database_url")
@@ -549,9 +552,13 @@ def describe_validation_error(error: ValidationError) -> str:
     return "invalid settings: " + "; ".join(problems)
 
 
+def _reads_dotenv() -> bool:
+    return os.environ.get(DOTENV_VARIABLE, "1").strip().lower() not in {"0", "false", "no", "off"}
+
+
 def _profile_from_dotenv() -> str | None:
     path = Path(".env")
-    if not path.is_file():
+    if not _reads_dotenv() or not path.is_file():
         return None
     for line in path.read_text(encoding="utf-8", errors="replace").splitlines():
         key, _, value = line.partition("=")

@@ -16,6 +16,10 @@ start), ``app`` (the loaded app, its registries filled by discovery) or ``databa
 rest of the checks do no I/O, so ``fastmango dev`` runs them before serving and these later, from a thread).
 ``fastmango check`` runs them all. The built-in checks live in their layers and are imported by dotted path,
 as the default plugins are, so that core imports no higher layer.
+
+A check registered with ``deploy=True`` judges the settings as production would run them (an SQLite database, no
+budget on AI usage, a debug panel left on): it runs only under ``fastmango check --deploy``, which runs the
+ordinary checks too. Their ids are ``fastmango.E9xx/W9xx/I9xx`` (area ``deploy``).
 """
 
 from __future__ import annotations
@@ -39,7 +43,19 @@ LEVELS: tuple[Level, ...] = ("error", "warning", "info")
 SCOPES: tuple[Scope, ...] = ("settings", "app", "database")
 
 #: Modules whose import registers the built-in checks (beyond this one's settings and route checks).
-BUILTIN_CHECKS = ["fastmango.auth.system_checks", "fastmango.ai.system_checks", "fastmango.tasks.system_checks"]
+BUILTIN_CHECKS = [
+    "fastmango.auth.system_checks",
+    "fastmango.ai.system_checks",
+    "fastmango.tasks.system_checks",
+    # fastmango check --deploy's, each in the layer that owns its subject
+    "fastmango.core.deploy_checks",
+    "fastmango.db.deploy_checks",
+    "fastmango.auth.deploy_checks",
+    "fastmango.tasks.deploy_checks",
+    "fastmango.ai.deploy_checks",
+    "fastmango.devtools.deploy_checks",
+    "fastmango.monitoring.deploy_checks",
+]
 
 
 @dataclass(frozen=True)
@@ -97,11 +113,12 @@ CheckFunction = Callable[[CheckContext], Iterable[Finding] | Awaitable[Iterable[
 
 @dataclass(frozen=True)
 class Check:
-    """A registered check function with its area and scope."""
+    """A registered check function with its area and scope (``deploy``: only under ``fastmango check --deploy``)."""
 
     area: str
     function: CheckFunction
     scope: Scope = "app"
+    deploy: bool = False
 
     @property
     def name(self) -> str:
@@ -113,15 +130,21 @@ _registry: dict[str, Check] = {}
 _builtins_loaded = False
 
 
-def register(area: str, *, scope: Scope = "app") -> Callable[[CheckFunction], CheckFunction]:
-    """Register the decorated function as a check of ``area`` (registering it again replaces it)."""
+def register(area: str, *, scope: Scope = "app", deploy: bool = False) -> Callable[[CheckFunction], CheckFunction]:
+    """Register the decorated function as a check of ``area`` (registering it again replaces it).
+
+    Args:
+        area: What it checks (``payments``).
+        scope: What it needs: ``settings``, ``app`` or ``database`` (see the module's docstring).
+        deploy: Run it only under ``fastmango check --deploy`` (a finding about production, not development).
+    """
     if scope not in SCOPES:
         raise ValueError(f"scope must be one of {', '.join(SCOPES)}, not {scope!r}")
 
     def decorate(function: CheckFunction) -> CheckFunction:
         if scope != "database" and inspect.iscoroutinefunction(function):
             raise ValueError(f"{scope} checks run before the server serves, without I/O: make it a plain function")
-        check = Check(area, function, scope)
+        check = Check(area, function, scope, deploy)
         _registry[check.name] = check
         return function
 
@@ -135,25 +158,27 @@ def unregister(function: CheckFunction) -> None:
             del _registry[name]
 
 
-def registered(scopes: Iterable[Scope] = SCOPES) -> list[Check]:
-    """The registered checks of ``scopes``, the built-in ones included, in registration order."""
+def registered(scopes: Iterable[Scope] = SCOPES, *, deploy: bool = False) -> list[Check]:
+    """The registered checks of ``scopes``, the built-in ones included, in registration order (the deploy checks
+    too when ``deploy``)."""
     global _builtins_loaded
     if not _builtins_loaded:
         for module in BUILTIN_CHECKS:
             importlib.import_module(module)
         _builtins_loaded = True
     wanted = set(scopes)
-    return [check for check in _registry.values() if check.scope in wanted]
+    return [check for check in _registry.values() if check.scope in wanted and (deploy or not check.deploy)]
 
 
-async def run_checks(context: CheckContext, scopes: Iterable[Scope] = SCOPES) -> list[Finding]:
-    """Run the checks of ``scopes`` that ``context`` allows; errors first, then warnings, then infos.
+async def run_checks(context: CheckContext, scopes: Iterable[Scope] = SCOPES, *, deploy: bool = False) -> list[Finding]:
+    """Run the checks of ``scopes`` that ``context`` allows (the deploy checks too when ``deploy``); errors first,
+    then warnings, then infos.
 
     A check that raises becomes an error finding naming it (``fastmango.E000``): one broken check does not hide
     what the others find.
     """
     findings: list[Finding] = []
-    for check in registered(scopes):
+    for check in registered(scopes, deploy=deploy):
         if check.scope != "settings" and context.app is None:
             continue
         try:
@@ -166,11 +191,13 @@ async def run_checks(context: CheckContext, scopes: Iterable[Scope] = SCOPES) ->
     return _ordered(findings)
 
 
-def run_checks_now(context: CheckContext, scopes: Iterable[Scope] = ("settings", "app")) -> list[Finding]:
+def run_checks_now(
+    context: CheckContext, scopes: Iterable[Scope] = ("settings", "app"), *, deploy: bool = False
+) -> list[Finding]:
     """Run the checks of ``scopes`` (not ``database``: those are coroutines) without an event loop, as
     ``fastmango dev`` does from its running one."""
     findings: list[Finding] = []
-    for check in registered(scope for scope in scopes if scope != "database"):
+    for check in registered((scope for scope in scopes if scope != "database"), deploy=deploy):
         if check.scope != "settings" and context.app is None:
             continue
         try:
@@ -205,7 +232,7 @@ def area_of(finding: Finding) -> str:
     return "project" if code[1:] == "000" else _AREAS.get(code[1], "other")
 
 
-_AREAS = {"0": "settings", "1": "models", "2": "routes", "3": "ai", "4": "tasks", "5": "admin"}
+_AREAS = {"0": "settings", "1": "models", "2": "routes", "3": "ai", "4": "tasks", "5": "admin", "9": "deploy"}
 
 
 # Declarations (the ids of the layers that own them: E201-E203 api, E305 ai, E501-E504 admin)

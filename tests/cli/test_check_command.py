@@ -238,3 +238,45 @@ def test_declarations_without_typos_give_no_declaration_finding(project: Path) -
         with (project / "site_check" / f"{module}.py").open("a") as source:
             source.write(source_text)
     assert findings(project) == []
+
+
+def deploy_check(root: Path, *args: str, **env: str) -> subprocess.CompletedProcess[str]:
+    """``fastmango check --deploy`` with no SECRET_KEY in the environment (the project's settings files decide)."""
+    variables = {key: value for key, value in environment(**env).items() if key != "SECRET_KEY"}
+    return subprocess.run(
+        [FASTMANGO, "check", "--deploy", *args], cwd=root, capture_output=True, text=True, env=variables, timeout=120
+    )
+
+
+def deploy_ids(root: Path, **env: str) -> list[str]:
+    result = deploy_check(root, "--json", **env)
+    found: list[dict[str, str]] = json.loads(result.stdout)
+    assert result.returncode == (1 if any(f["level"] == "error" for f in found) else 0), result.stderr
+    assert all(f["area"] == "deploy" for f in found if f["id"][10] == "9")
+    return [f["id"] for f in found]
+
+
+def test_check_deploy_reads_the_production_settings_and_exits_0_once_env_prod_is_good(project: Path) -> None:
+    # A fresh project: its .env (with its generated key) stays on this machine, so production has no key.
+    result = deploy_check(project)
+    assert result.returncode == 1, result.stderr
+    assert result.stdout.startswith(
+        "settings:\n  fastmango.E002 (error) [SECRET_KEY]: SECRET_KEY is the default in the prod"
+    )
+    assert "deploy:\n  fastmango.W911 (warning) [DATABASE_URL]: the database is SQLite" in result.stdout
+    assert "  fastmango.I961 (info) [metrics_token]: METRICS_TOKEN is not set" in result.stdout
+    assert "      fix: set FASTMANGO_METRICS_TOKEN to a generated secret" in result.stdout
+    assert result.stdout.rstrip().endswith("1 error, 1 warning, 1 info.")
+    assert run(project, "check").returncode == 0  # without --deploy: the dev profile, nothing to say
+
+    (project / ".env.prod").write_text("DEBUG=true\nSECRET_KEY=" + "k" * 48 + "\n")
+    assert deploy_ids(project) == ["fastmango.E001", "fastmango.E902", "fastmango.W911", "fastmango.I961"]
+
+    (project / ".env.prod").write_text(f"DEBUG=false\nSECRET_KEY={KEY_PROD}\nFASTMANGO_METRICS_TOKEN={KEY_PROD}x\n")
+    assert deploy_ids(project) == ["fastmango.W911"]  # a warning: exit 0
+    # A profile the environment names is kept (with its own .env.<profile>): a staging deployment's.
+    (project / ".env.test").write_text(f"DEBUG=true\nSECRET_KEY={KEY_PROD}\nFASTMANGO_METRICS=false\n")
+    assert deploy_ids(project, FASTMANGO_ENV="test") == ["fastmango.E901", "fastmango.W911"]
+
+
+KEY_PROD = "Zq3v9Lw2Kp8Xr5Tn1Hc7Bm4Fy6Dj0Gs_Ua-Ve2Wi9Oo3Pl"
