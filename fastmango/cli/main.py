@@ -39,6 +39,7 @@ def _register_commands() -> None:
         auth_commands,
         check_commands,
         db_commands,
+        deploy_commands,
         dev,
         project_init,
         route_commands,
