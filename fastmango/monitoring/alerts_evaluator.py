@@ -148,6 +148,7 @@ class AlertEvaluator:
         self.lock = lock if lock is not None else make_lock(settings)
         self._task: asyncio.Task[None] | None = None
         self._unreadable: set[str] = set()
+        self._failed: set[str] = set()
         self._lock_failing = False
         configure_delivery(settings)
 
@@ -166,9 +167,14 @@ class AlertEvaluator:
         for rule in rules:
             try:
                 transition = await self._evaluate_rule(rule, values, now)
-            except Exception:
-                logger.exception("evaluating the alert rule %r failed", rule.name)
+            except Exception as exc:
+                if rule.name not in self._failed:  # once until it works again, not every round
+                    logger.exception("evaluating the alert rule %r failed", rule.name)
+                    self._failed.add(rule.name)
+                else:
+                    logger.debug("evaluating the alert rule %r failed again: %s", rule.name, exc)
                 continue
+            self._failed.discard(rule.name)
             if transition is not None:
                 transitions.append(transition)
         return transitions
@@ -257,12 +263,21 @@ class AlertEvaluator:
             self._task = asyncio.get_running_loop().create_task(self._run(), name="fastmango-alerts")
 
     async def _run(self) -> None:
+        failing = False
         while True:
             await asyncio.sleep(self.interval)
             try:
                 await self.evaluate()
-            except Exception:
-                logger.exception("evaluating the alert rules failed")
+            except Exception as exc:
+                if not failing:  # once per outage (a database away, a project that did not migrate yet)
+                    logger.exception("evaluating the alert rules failed; retrying every %g s", self.interval)
+                else:
+                    logger.debug("evaluating the alert rules failed again: %s", exc)
+                failing = True
+            else:
+                if failing:
+                    logger.info("the alert rules are evaluated again")
+                failing = False
 
     async def stop(self) -> None:
         """Stop the loop and give up the lock."""
