@@ -10,7 +10,7 @@ from __future__ import annotations
 import os
 from typing import Any
 
-from fastmango.core.settings import INSECURE_SECRET_KEY, MIN_SECRET_KEY_LENGTH, Settings
+from fastmango.core.settings import INSECURE_SECRET_KEY, MIN_SECRET_KEY_LENGTH
 from fastmango.core.system_checks import CheckContext, Finding, register
 
 #: A key must have this many distinct characters: a generated one of 32 or more has about 14 (hex) to 30
@@ -90,30 +90,31 @@ def check_cors(context: CheckContext) -> list[Finding]:
     return findings
 
 
-def web_workers(settings: Settings) -> int:
-    """The web processes the settings ask for: a ``web_concurrency`` setting, else ``WEB_CONCURRENCY`` (1 when
-    neither is set or it is not a number)."""
-    value = getattr(settings, "web_concurrency", None) or os.environ.get("WEB_CONCURRENCY")
-    try:
-        return max(int(value), 1) if value is not None else 1
-    except (TypeError, ValueError):
-        return 1
+def web_workers() -> int | None:
+    """The web processes ``WEB_CONCURRENCY`` asks for (None: it is not set, or not a number)."""
+    value = os.environ.get("WEB_CONCURRENCY", "").strip()
+    return int(value) if value.isdigit() else None
 
 
 @register("deploy", scope="settings", deploy=True)
 def check_shared_state(context: CheckContext) -> list[Finding]:
-    """W901: several web workers and no REDIS_URL: what Redis would share stays in each process."""
+    """W901: no REDIS_URL, and several web workers: ``WEB_CONCURRENCY`` above 1, or unset (then ``fastmango serve``
+    starts one worker per core): what Redis would share stays in each process."""
     settings = context.settings
-    workers = web_workers(settings)
-    if settings.redis_url or workers < 2:
+    workers = web_workers()
+    if settings.redis_url or workers == 1:
         return []
+    how_many = (
+        f"WEB_CONCURRENCY is {workers}"
+        if workers is not None
+        else "WEB_CONCURRENCY is not set (fastmango serve then starts one worker per core)"
+    )
     return [
         Finding(
             "fastmango.W901",
             "warning",
-            f"WEB_CONCURRENCY is {workers} and REDIS_URL is not set: each worker keeps its own login rate limits "
-            f"(a client gets {workers} times the attempts), cache, metrics (/metrics shows one worker's), log "
-            "stream and debug records",
+            f"{how_many} and REDIS_URL is not set: each worker keeps its own login rate limits (a client gets "
+            "as many attempts per worker), cache, metrics (/metrics shows one worker's), log stream and debug records",
             hint="set REDIS_URL (every process then shares them), or run one worker: WEB_CONCURRENCY=1",
             obj="REDIS_URL",
         )

@@ -263,20 +263,27 @@ def test_check_deploy_reads_the_production_settings_and_exits_0_once_env_prod_is
     assert result.stdout.startswith(
         "settings:\n  fastmango.E002 (error) [SECRET_KEY]: SECRET_KEY is the default in the prod"
     )
-    assert "deploy:\n  fastmango.W911 (warning) [DATABASE_URL]: the database is SQLite" in result.stdout
+    assert "deploy:\n  fastmango.W901 (warning) [REDIS_URL]: WEB_CONCURRENCY is not set" in result.stdout
+    assert "  fastmango.W911 (warning) [DATABASE_URL]: the database is SQLite" in result.stdout
     assert "  fastmango.I961 (info) [metrics_token]: METRICS_TOKEN is not set" in result.stdout
     assert "      fix: set FASTMANGO_METRICS_TOKEN to a generated secret" in result.stdout
-    assert result.stdout.rstrip().endswith("1 error, 1 warning, 1 info.")
+    assert result.stdout.rstrip().endswith("1 error, 2 warnings, 1 info.")
     assert run(project, "check").returncode == 0  # without --deploy: the dev profile, nothing to say
 
     (project / ".env.prod").write_text("DEBUG=true\nSECRET_KEY=" + "k" * 48 + "\n")
-    assert deploy_ids(project) == ["fastmango.E001", "fastmango.E902", "fastmango.W911", "fastmango.I961"]
+    assert deploy_ids(project) == [
+        "fastmango.E001",
+        "fastmango.E902",
+        "fastmango.W901",
+        "fastmango.W911",
+        "fastmango.I961",
+    ]
 
     (project / ".env.prod").write_text(f"DEBUG=false\nSECRET_KEY={KEY_PROD}\nFASTMANGO_METRICS_TOKEN={KEY_PROD}x\n")
-    assert deploy_ids(project) == ["fastmango.W911"]  # a warning: exit 0
+    assert deploy_ids(project, WEB_CONCURRENCY="1") == ["fastmango.W911"]  # a warning: exit 0
     # A profile the environment names is kept (with its own .env.<profile>): a staging deployment's.
     (project / ".env.test").write_text(f"DEBUG=true\nSECRET_KEY={KEY_PROD}\nFASTMANGO_METRICS=false\n")
-    assert deploy_ids(project, FASTMANGO_ENV="test") == ["fastmango.E901", "fastmango.W911"]
+    assert deploy_ids(project, FASTMANGO_ENV="test", WEB_CONCURRENCY="1") == ["fastmango.E901", "fastmango.W911"]
 
 
 KEY_PROD = "Zq3v9Lw2Kp8Xr5Tn1Hc7Bm4Fy6Dj0Gs_Ua-Ve2Wi9Oo3Pl"

@@ -151,15 +151,21 @@ async def test_cors_for_every_origin_with_credentials_is_an_error() -> None:
 
 async def test_several_workers_without_redis_are_a_warning(monkeypatch: pytest.MonkeyPatch) -> None:
     settings = production(redis_url=None, ai_models={"default": "test"})
+    monkeypatch.setenv("WEB_CONCURRENCY", "1")
     assert await deploy_findings(settings) == []
     monkeypatch.setenv("WEB_CONCURRENCY", "4")
     found = await deploy_findings(settings)
     assert ids(found) == ["fastmango.W901"]
     assert "WEB_CONCURRENCY is 4" in found[0].message
     assert found[0].hint.startswith("set REDIS_URL")
+    monkeypatch.delenv("WEB_CONCURRENCY")  # fastmango serve's default: a worker per core
+    assert "WEB_CONCURRENCY is not set" in (await deploy_findings(settings))[0].message
 
 
-async def test_tasks_on_the_inline_backend_would_run_in_the_web_processes(job: Task[None]) -> None:
+async def test_tasks_on_the_inline_backend_would_run_in_the_web_processes(
+    job: Task[None], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("WEB_CONCURRENCY", "1")
     settings = production(redis_url=None)
     found = await deploy_findings(settings)
     assert ids(found) == ["fastmango.W941"]
