@@ -58,8 +58,9 @@ class Alerts:
 def install_alerts(app: FastMango) -> Alerts:
     """Register the alert rules in the app's admin (when it has one) and load the delivery task; the handle
     whose ``startup``/``shutdown`` run the evaluator."""
-    import fastmango.monitoring.notifiers  # noqa: F401  (registers the delivery task, for workers too)
+    from fastmango.monitoring.notifiers import configure_delivery  # registers the delivery task, for workers too
 
+    configure_delivery(app.settings)  # a worker delivers with the app's retries, evaluator or not
     admin_site = getattr(app.state, "admin", None)
     if admin_site is not None:
         register_alert_rules(admin_site)

@@ -525,3 +525,22 @@ async def test_a_database_without_the_rules_table_is_reported_once(
             await alerts.shutdown()
     errors = [r for r in caplog.records if r.name == "fastmango.alerts" and r.levelno >= logging.WARNING]
     assert [r.getMessage() for r in errors] == ["evaluating the alert rules failed; retrying every 0.05 s"]
+
+
+async def test_an_unreachable_lock_evaluates_anyway_and_says_so_once(
+    tmp_path: Path, receiver: Receiver, caplog: pytest.LogCaptureFixture
+) -> None:
+    pytest.importorskip("redis")
+    app = build_app(tmp_path)
+    async with started(app):
+        await AlertRule.validated(
+            name="errors", metric="error_rate", threshold=0.1, notifiers=[{"kind": "webhook", "url": receiver.url}]
+        ).save()
+        down = app.settings.model_copy(update={"redis_url": "redis://127.0.0.1:1/0", "redis_socket_timeout": 0.5})
+        evaluator = AlertEvaluator(Values(error_rate=0.5), down)
+        assert [t.kind for t in await evaluator.evaluate()] == ["fired"]  # better two evaluators than none
+        assert await evaluator.evaluate() == []
+        await evaluator.stop()
+        await eventually(lambda: len(receiver.bodies) == 1)
+    warnings = [r.getMessage() for r in caplog.records if "lock is unavailable" in r.getMessage()]
+    assert warnings == ["the alert evaluator's lock is unavailable (ConnectionError); evaluating anyway"]
