@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import secrets
+import sys
 from pathlib import Path
 
 import pytest
@@ -181,3 +183,25 @@ def test_the_compose_file_parses_as_plain_yaml_with_the_anchor_merged(tmp_path: 
     document = yaml.safe_load((root / "compose.yaml").read_text())
     assert document["services"]["web"]["image"] == "mysite:latest"
     assert document["services"]["web"]["environment"]["FASTMANGO_ENV"] == "prod"
+
+
+def test_the_real_deploy_checks_read_the_production_settings(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    from fastmango.core.settings import DOTENV_VARIABLE
+
+    root = new_project(tmp_path, "checkedsite")
+    # The checks load the app (its root goes on sys.path) and switch this process to the production settings;
+    # monkeypatch puts them back after, and the project's modules are forgotten.
+    monkeypatch.setattr(sys, "path", list(sys.path))
+    monkeypatch.setenv("FASTMANGO_ENV", "prod")
+    monkeypatch.setenv(DOTENV_VARIABLE, "1")
+    try:
+        result = invoke("build")
+        assert result.exit_code == 1  # .env's development key does not count for prod, and there is no other
+        assert "SECRET_KEY" in result.output and not (root / "Dockerfile").exists()
+        (root / ".env.prod").write_text(f"SECRET_KEY={secrets.token_urlsafe(48)}\n")
+        result = invoke("build")
+        assert result.exit_code == 0, result.output
+        assert "Deploy checks passed." in result.output and (root / "Dockerfile").exists()
+    finally:
+        for name in [name for name in sys.modules if name.split(".")[0] == "checkedsite"]:
+            del sys.modules[name]
