@@ -447,18 +447,40 @@ async def test_without_redis_an_evaluator_is_alone(tmp_path: Path) -> None:
     assert isinstance(AlertEvaluator(Values(), app.settings).lock, LocalLock)
 
 
-async def test_the_loop_runs_from_startup_and_survives_errors(
+def fast(app: FastMango) -> Any:
+    """The app's settings with an evaluation every 50 ms (the app's own evaluator, if any, keeps its hour)."""
+    return app.settings.model_copy(update={"alerts_interval_seconds": 0.05})
+
+
+async def test_startup_starts_the_evaluator_on_the_apps_monitor_and_shutdown_stops_it(tmp_path: Path) -> None:
+    app = build_app(tmp_path)
+    async with started(app):
+        alerts = Alerts()
+        await alerts.startup(app)
+        evaluator = alerts.evaluator
+        assert evaluator is not None and evaluator.source is app.state.monitor
+        await alerts.shutdown()
+        assert alerts.evaluator is None
+        assert evaluator._task is None
+    off = build_app(tmp_path, alerts=False)
+    async with started(off):
+        alerts = Alerts()
+        await alerts.startup(off)
+        assert alerts.evaluator is None
+
+
+async def test_the_loop_evaluates_every_interval_and_survives_errors(
     tmp_path: Path, receiver: Receiver, caplog: pytest.LogCaptureFixture
 ) -> None:
-    app = build_app(tmp_path, alerts_interval_seconds=0.05)
+    app = build_app(tmp_path)
     async with started(app):
         await AlertRule.validated(
             name="errors", metric="error_rate", threshold=0.1, notifiers=[{"kind": "webhook", "url": receiver.url}]
         ).save()
         caplog.set_level(logging.DEBUG, logger="fastmango.alerts")
         source = Values(error_rate=RuntimeError("the store broke"))
-        alerts = Alerts()  # as the monitoring plugin runs it, on the test's values
-        await alerts.startup(app, source)
+        evaluator = AlertEvaluator(source, fast(app))
+        evaluator.start()
         try:
             await eventually(lambda: source.reads >= 3)  # the error was logged (once) and the loop went on
             failures = [r for r in caplog.records if "evaluating the alert rule 'errors' failed" in r.getMessage()]
@@ -466,7 +488,7 @@ async def test_the_loop_runs_from_startup_and_survives_errors(
             source.values["error_rate"] = 0.5
             await eventually(lambda: len(receiver.bodies) == 1)
         finally:
-            await alerts.shutdown()
+            await evaluator.stop()
         reads = source.reads
         await asyncio.sleep(0.2)
         assert source.reads == reads  # stopped
@@ -515,14 +537,14 @@ async def test_a_database_without_the_rules_table_is_reported_once(
     tmp_path: Path, caplog: pytest.LogCaptureFixture
 ) -> None:
     caplog.set_level(logging.DEBUG, logger="fastmango.alerts")
-    app = build_app(tmp_path, alerts_interval_seconds=0.05)
+    app = build_app(tmp_path)
     async with app_client(app):  # not migrated: no monitoring_alert_rule
-        alerts = Alerts()
-        await alerts.startup(app, Values())
+        evaluator = AlertEvaluator(Values(), fast(app))
+        evaluator.start()
         try:
             await eventually(lambda: sum("failed again" in r.getMessage() for r in caplog.records) >= 2)
         finally:
-            await alerts.shutdown()
+            await evaluator.stop()
     errors = [r for r in caplog.records if r.name == "fastmango.alerts" and r.levelno >= logging.WARNING]
     assert [r.getMessage() for r in errors] == ["evaluating the alert rules failed; retrying every 0.05 s"]
 
