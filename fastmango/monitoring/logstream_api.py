@@ -49,7 +49,9 @@ def _now() -> str:
 
 def logstream_router(stream: LogStream, settings: Settings) -> APIRouter:
     """The live-logs routes over ``stream``, under ``settings.admin_path``."""
-    router = APIRouter(prefix=f"{settings.admin_path.rstrip('/')}/api/monitoring/logs", tags=["monitoring"])
+    prefix = f"{settings.admin_path.rstrip('/')}/api/monitoring/logs"
+    # Under the admin's API, which stays out of the app's OpenAPI document as the admin's own routes do.
+    router = APIRouter(prefix=prefix, tags=["monitoring"], include_in_schema=False)
     ping = settings.logstream_ping_seconds
     send_timeout = settings.logstream_send_timeout
 

@@ -59,7 +59,8 @@ def metrics_router(monitor: Monitor, path: str = "/metrics") -> APIRouter:
 def dashboard_router(monitor: Monitor, api_path: str) -> APIRouter:
     """``GET <api_path>/monitoring/overview?window=15m|1h|24h``: the dashboard's summary of a window; ``GET
     <api_path>/monitoring/access``: what the staff user may do (the admin shows the pages and buttons they may use)."""
-    router = APIRouter(prefix=f"{api_path}/monitoring", tags=["monitoring"])
+    # Under the admin's API, which stays out of the app's OpenAPI document as the admin's own routes do.
+    router = APIRouter(prefix=f"{api_path}/monitoring", tags=["monitoring"], include_in_schema=False)
 
     @router.get("/access", operation_id="monitoring_access")
     async def access(user: Any = Depends(require_staff)) -> dict[str, bool]:

@@ -129,7 +129,8 @@ class Workers(BaseModel):
 def task_monitor_router(settings: Settings) -> APIRouter:
     """The task monitor's routes under ``<settings.admin_path>/api/monitoring/tasks``."""
     prefix = settings.admin_path.rstrip("/") + "/api/monitoring/tasks"
-    router = APIRouter(prefix=prefix, tags=["monitoring"])
+    # Under the admin's API, which stays out of the app's OpenAPI document as the admin's own routes do.
+    router = APIRouter(prefix=prefix, tags=["monitoring"], include_in_schema=False)
     view = [require(VIEW)]
 
     @router.get(
@@ -328,7 +329,7 @@ def _from_info(info: JobInfo | None) -> JobSummary:
 
 
 def _parse_since(text: str | None) -> datetime | None:
-    if text is None:
+    if not text:  # absent, or sent empty (?since=)
         return None
     try:
         moment = datetime.fromisoformat(text)
