@@ -43,6 +43,7 @@ def _register_commands() -> None:
         dev,
         project_init,
         route_commands,
+        serve,
         task_commands,
     )
 

@@ -189,6 +189,24 @@ class Settings(BaseSettings):
     auth_cookie_secure: bool | None = Field(
         None, validation_alias=_aliases("auth_cookie_secure"), description="Defaults to on outside dev."
     )
+    # production server and readiness (fastmango serve, /ready; docs/deploy.md)
+    graceful_shutdown_seconds: int = Field(
+        30,
+        ge=0,
+        validation_alias=_aliases("graceful_shutdown_seconds"),
+        description="On SIGTERM, seconds fastmango serve lets open requests finish before closing them.",
+    )
+    ready_timeout_seconds: float = Field(
+        0.5,
+        gt=0,
+        validation_alias=_aliases("ready_timeout_seconds"),
+        description="Seconds each /ready check (database, Redis, worker) may take; they run concurrently.",
+    )
+    ready_require_worker: bool = Field(
+        False,
+        validation_alias=_aliases("ready_require_worker"),
+        description="/ready answers 503 while no fastmango worker is alive (with arq; a warning otherwise).",
+    )
     # request limits (docs/api.md: Limits)
     max_body_size: int = Field(
         1024 * 1024,

@@ -198,6 +198,7 @@ class LogStream:
         self._thread: int | None = None
         self._outbox: asyncio.Queue[tuple[dict[str, Any], bool]] | None = None
         self._tasks: list[asyncio.Task[None]] = []
+        self._stopping = False
         self._redis: Any = None
         self._subscribed = False
         self._down_until = 0.0
@@ -236,6 +237,7 @@ class LogStream:
             return
         self._loop = asyncio.get_running_loop()
         self._thread = threading.get_ident()
+        self._stopping = False
         if self.redis_url:
             from fastmango.core.redis import redis_client
 
@@ -254,11 +256,16 @@ class LogStream:
     async def stop(self) -> None:
         """Detach the handler, end every client's stream and close Redis (idempotent)."""
         logging.getLogger().removeHandler(self.handler)
-        for task in self._tasks:
-            task.cancel()
-        for task in self._tasks:
-            with contextlib.suppress(BaseException):
-                await task
+        self._stopping = True
+        # redis-py's get_message(timeout=...) can swallow a cancellation (its read timeout catches it), so the
+        # tasks are cancelled until they end, for a few seconds at most: a stop never hangs.
+        deadline = time.monotonic() + self.socket_timeout + 2.0
+        pending = [task for task in self._tasks if not task.done()]
+        while pending and time.monotonic() < deadline:
+            for task in pending:
+                task.cancel()
+            await asyncio.wait(pending, timeout=0.05)
+            pending = [task for task in pending if not task.done()]
         self._tasks = []
         for client in list(self._clients):
             self._drop(client, counted=False)
@@ -390,14 +397,14 @@ class LogStream:
 
         _streaming.set(True)
         errors = redis_errors()
-        while True:
+        while not self._stopping:
             pubsub = self._redis.pubsub()
             try:
                 await pubsub.subscribe(self.channel)
                 await self._redis.ping()  # the publisher's connection works too
                 self._subscribed = True
                 self._set_redis(True)
-                while True:
+                while not self._stopping:
                     message = await pubsub.get_message(ignore_subscribe_messages=True, timeout=1.0)
                     if message is not None and message.get("type") == "message":
                         with contextlib.suppress(ValueError, TypeError):

@@ -37,6 +37,7 @@ class MonitoringPlugin(BasePlugin):
     def install(self, app: FastMango) -> None:
         """Add the monitoring routes and middleware."""
         from fastmango.monitoring.logstream_api import install_logstream
+        from fastmango.monitoring.readiness import install_readiness
         from fastmango.monitoring.task_monitor import task_monitor_router
 
         settings = app.settings
@@ -44,6 +45,7 @@ class MonitoringPlugin(BasePlugin):
             self._install_metrics(app)
         self.logstream = install_logstream(app)
         add_before_admin_fallback(app, task_monitor_router(settings))
+        install_readiness(app)  # GET /ready (fastmango.monitoring.readiness)
 
     def _install_metrics(self, app: FastMango) -> None:
         from fastmango.monitoring.middleware import MetricsMiddleware
