@@ -14,6 +14,7 @@ from pathlib import Path
 import pytest
 
 from fastmango.testing import postgres_url_or_skip
+from tests.browser import browser  # noqa: F401  (the UI tests' fixture: one Chromium per module that uses it)
 
 _SETTINGS_VARIABLES = ("DATABASE_URL", "REDIS_URL", "SECRET_KEY", "DEBUG", "FASTMANGO_APP", "FORWARDED_ALLOW_IPS")
 

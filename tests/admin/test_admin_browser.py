@@ -16,7 +16,6 @@ import contextlib
 import json
 import os
 import re
-import shutil
 import socket
 import subprocess
 import sys
@@ -39,12 +38,6 @@ DEMO = ("demo", "demo-password")
 EDITOR = ("editor", "editor-password")
 READER = ("reader", "reader-password")
 SCREENSHOTS = os.environ.get("FASTMANGO_ADMIN_SCREENSHOTS")
-
-
-def missing(message: str) -> None:
-    if os.environ.get("CI") == "true":
-        pytest.fail(message)
-    pytest.skip(message)
 
 
 class SeededBlog:
@@ -144,23 +137,6 @@ def base_url(tmp_path_factory: pytest.TempPathFactory, model_server: Any) -> Ite
         finally:
             process.terminate()
             process.wait(30)
-
-
-@pytest.fixture(scope="module")
-def browser() -> Iterator[Any]:
-    # Module scope (this module is its only user, so still one browser a session): Playwright's sync API keeps an
-    # event loop running in this thread while it is started, which async tests after this module cannot share.
-    try:
-        from playwright.sync_api import sync_playwright
-    except ImportError:
-        missing("Playwright for Python is needed (pip install playwright)")
-    executable = shutil.which("chromium") or shutil.which("chromium-browser")
-    if executable is None:
-        missing("Chromium is needed (apt-get install chromium)")
-    with sync_playwright() as playwright:
-        launched = playwright.chromium.launch(executable_path=executable, args=["--no-sandbox"])
-        yield launched
-        launched.close()
 
 
 @pytest.fixture

@@ -33,7 +33,7 @@ import fastmango
 if __name__ == "__main__":  # the server: tests.admin must be importable from the repository's root
     sys.path.insert(0, str(Path(__file__).resolve().parents[2]))
 
-from tests.admin.test_admin_browser import BLOG, ENVIRONMENT, ROOT, SeededBlog, browser, log_in  # noqa: F401
+from tests.admin.test_admin_browser import BLOG, ENVIRONMENT, ROOT, SeededBlog, log_in
 
 MONITOR = ("monitor", "monitor-password")
 WATCHER = ("watcher", "watcher-password")
@@ -161,7 +161,7 @@ def base_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
 
 
 @pytest.fixture
-def page(browser: Any, base_url: str) -> Iterator[Any]:  # noqa: F811  (the fixture imported above)
+def page(browser: Any, base_url: str) -> Iterator[Any]:
     from playwright.sync_api import expect
 
     expect.set_options(timeout=15_000)  # the pages poll every 5 s

@@ -16,7 +16,6 @@ from __future__ import annotations
 import contextlib
 import os
 import re
-import shutil
 import socket
 import subprocess
 import sys
@@ -37,12 +36,6 @@ READER = "reader"
 SCREENSHOTS = os.environ.get("FASTMANGO_DEVTOOLS_SCREENSHOTS")
 VIEWPORT = {"width": 1280, "height": 800}
 LIST_HEADING = "Recent requests, jobs and agent runs"
-
-
-def missing(message: str) -> None:
-    if os.environ.get("CI") == "true":
-        pytest.fail(message)
-    pytest.skip(message)
 
 
 def seeded(lifespan: Any) -> Any:
@@ -112,23 +105,6 @@ def base_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
         finally:
             process.terminate()
             process.wait(30)
-
-
-@pytest.fixture(scope="module")
-def browser() -> Iterator[Any]:
-    # Module scope: Playwright's sync API keeps an event loop running in this thread while it is started, which
-    # async tests after this module cannot share.
-    try:
-        from playwright.sync_api import sync_playwright
-    except ImportError:
-        missing("Playwright for Python is needed (pip install playwright)")
-    executable = shutil.which("chromium") or shutil.which("chromium-browser")
-    if executable is None:
-        missing("Chromium is needed (apt-get install chromium)")
-    with sync_playwright() as playwright:
-        launched = playwright.chromium.launch(executable_path=executable, args=["--no-sandbox"])
-        yield launched
-        launched.close()
 
 
 @pytest.fixture
