@@ -338,7 +338,35 @@ class Settings(BaseSettings):
         description="Default seconds a model response is reused for (None: only agents with cache_ttl).",
     )
 
-    # monitoring (fastmango.monitoring)
+    # monitoring (fastmango.monitoring; docs/monitoring.md)
+    metrics: bool = Field(
+        True,
+        validation_alias=_aliases("metrics"),
+        description="Count requests, statements, jobs and AI usage; serve /metrics and the dashboard's overview.",
+    )
+    metrics_path: str = Field("/metrics", validation_alias=_aliases("metrics_path"))
+    metrics_token: SecretStr | None = Field(
+        None,
+        validation_alias=_aliases("metrics_token"),
+        description="A bearer secret for Prometheus scrapers of /metrics (staff with monitoring.view need none).",
+    )
+    metrics_flush_seconds: float = Field(
+        5.0,
+        gt=0,
+        validation_alias=_aliases("metrics_flush_seconds"),
+        description="Seconds between two flushes of a process's metrics to the shared store (Redis).",
+    )
+    metrics_slow_statement_ms: float = Field(
+        100.0,
+        ge=0,
+        validation_alias=_aliases("metrics_slow_statement_ms"),
+        description="A statement taking this long counts as slow, by shape, with its SQL.",
+    )
+    metrics_redis_prefix: str = Field(
+        "fastmango:metrics",
+        validation_alias=_aliases("metrics_redis_prefix"),
+        description="The prefix of the metrics' Redis keys (apps sharing a Redis database need their own).",
+    )
     # log stream
     logstream: bool = Field(
         True,
@@ -381,36 +409,6 @@ class Settings(BaseSettings):
         gt=0,
         validation_alias=_aliases("logstream_retry_seconds"),
         description="After a Redis failure, seconds the stream serves this process's records only before retrying.",
-    )
-
-    # monitoring (fastmango.monitoring; docs/monitoring.md)
-    metrics: bool = Field(
-        True,
-        validation_alias=_aliases("metrics"),
-        description="Count requests, statements, jobs and AI usage; serve /metrics and the dashboard's overview.",
-    )
-    metrics_path: str = Field("/metrics", validation_alias=_aliases("metrics_path"))
-    metrics_token: SecretStr | None = Field(
-        None,
-        validation_alias=_aliases("metrics_token"),
-        description="A bearer secret for Prometheus scrapers of /metrics (staff with monitoring.view need none).",
-    )
-    metrics_flush_seconds: float = Field(
-        5.0,
-        gt=0,
-        validation_alias=_aliases("metrics_flush_seconds"),
-        description="Seconds between two flushes of a process's metrics to the shared store (Redis).",
-    )
-    metrics_slow_statement_ms: float = Field(
-        100.0,
-        ge=0,
-        validation_alias=_aliases("metrics_slow_statement_ms"),
-        description="A statement taking this long counts as slow, by shape, with its SQL.",
-    )
-    metrics_redis_prefix: str = Field(
-        "fastmango:metrics",
-        validation_alias=_aliases("metrics_redis_prefix"),
-        description="The prefix of the metrics' Redis keys (apps sharing a Redis database need their own).",
     )
     # alerts (fastmango.monitoring.alerts; docs/monitoring.md: Alerts)
     alerts: bool = Field(

@@ -19,6 +19,7 @@ from fastmango.monitoring.routing import add_before_admin_fallback
 
 if TYPE_CHECKING:
     from fastmango.core.app import FastMango
+    from fastmango.monitoring.alerts_setup import Alerts
     from fastmango.monitoring.collectors import Receivers
     from fastmango.monitoring.logstream import LogStream
     from fastmango.monitoring.monitor import Monitor
@@ -28,14 +29,17 @@ class MonitoringPlugin(BasePlugin):
     """The monitoring layer."""
 
     name = "monitoring"
+    migrations = "fastmango.monitoring.migrations"  # the alert rules
 
     def __init__(self) -> None:
         self.monitor: Monitor | None = None
         self.receivers: Receivers | None = None
         self.logstream: LogStream | None = None
+        self.alerts: Alerts | None = None
 
     def install(self, app: FastMango) -> None:
         """Add the monitoring routes and middleware."""
+        from fastmango.monitoring.alerts_setup import install_alerts
         from fastmango.monitoring.logstream_api import install_logstream
         from fastmango.monitoring.readiness import install_readiness
         from fastmango.monitoring.task_monitor import task_monitor_router
@@ -45,6 +49,7 @@ class MonitoringPlugin(BasePlugin):
             self._install_metrics(app)
         self.logstream = install_logstream(app)
         add_before_admin_fallback(app, task_monitor_router(settings))
+        self.alerts = install_alerts(app)  # the admin's alert rules and the delivery task
         install_readiness(app)  # GET /ready (fastmango.monitoring.readiness)
 
     def _install_metrics(self, app: FastMango) -> None:
@@ -74,8 +79,12 @@ class MonitoringPlugin(BasePlugin):
         except Exception:  # no task backend configured (the tasks plugin left out)
             self.monitor.queue_depth = None
         self.monitor.start()
+        if self.alerts is not None:
+            await self.alerts.startup(app)  # evaluates on app.state.monitor
 
     async def shutdown(self, app: FastMango) -> None:
+        if self.alerts is not None:
+            await self.alerts.shutdown()
         if self.receivers is not None:
             self.receivers.disconnect()
             self.receivers = None

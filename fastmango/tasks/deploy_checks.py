@@ -8,14 +8,21 @@ scope, with the checks that do I/O.
 
 from __future__ import annotations
 
+from typing import Any
+
 from fastmango.core.errors import ImproperlyConfigured
 from fastmango.core.system_checks import CheckContext, Finding, register
 from fastmango.tasks.backends import backend_name
-from fastmango.tasks.definition import registered_tasks
+from fastmango.tasks.definition import Task, registered_tasks
+
+
+def project_tasks() -> list[Task[Any]]:
+    """The tasks the project declares (fastmango's own, such as the alerts' delivery, are not its work)."""
+    return [task for task in registered_tasks() if not task.func.__module__.startswith("fastmango.")]
 
 
 def _names() -> str:
-    names = sorted(task.name for task in registered_tasks())
+    names = sorted(task.name for task in project_tasks())
     return ", ".join(names[:5]) + (f" and {len(names) - 5} more" if len(names) > 5 else "")
 
 
@@ -26,7 +33,7 @@ def check_inline_backend(context: CheckContext) -> list[Finding]:
         inline = backend_name(context.settings) == "inline"
     except ImproperlyConfigured:
         return []  # the app refuses to start on it: E000 says why
-    if not inline or not registered_tasks():
+    if not inline or not project_tasks():
         return []
     return [
         Finding(
@@ -50,7 +57,7 @@ async def check_live_workers(context: CheckContext) -> list[Finding]:
         arq = backend_name(settings) == "arq"
     except ImproperlyConfigured:
         return []
-    if not arq or not registered_tasks():
+    if not arq or not project_tasks():
         return []
     from fastmango.tasks.arq_backend import ArqBackend
     from fastmango.tasks.errors import TaskQueueUnavailable

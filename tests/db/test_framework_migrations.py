@@ -21,6 +21,7 @@ from sqlmodel import SQLModel
 import fastmango.ai.metering
 import fastmango.api.history
 import fastmango.auth.models
+import fastmango.monitoring.alerts
 import fastmango.tasks.events  # noqa: F401  (their tables are in SQLModel.metadata)
 from fastmango.core.plugins import load_plugin
 from fastmango.core.settings import DEFAULT_PLUGINS, normalize_database_url
@@ -29,8 +30,15 @@ from fastmango.db.migrations.branches import FrameworkBranch, plugin_branches
 from tests.db.test_migrations import _in_thread, database_state, fresh_postgres_url  # noqa: F401  (fixture)
 
 LEGACY = Path(__file__).parent / "legacy"
-FRAMEWORK_REVISIONS = {"fastmango_auth_0001", "fastmango_api_0001", "fastmango_tasks_0001", "fastmango_ai_0001"}
-NEWER_THAN_LEGACY = {"fastmango_api_0001", "fastmango_tasks_0001"}  # the legacy project's revision lacks their tables
+FRAMEWORK_REVISIONS = {
+    "fastmango_auth_0001",
+    "fastmango_api_0001",
+    "fastmango_tasks_0001",
+    "fastmango_ai_0001",
+    "fastmango_monitoring_0001",
+}
+# The legacy project's revision lacks their tables.
+NEWER_THAN_LEGACY = {"fastmango_api_0001", "fastmango_tasks_0001", "fastmango_monitoring_0001"}
 FRAMEWORK_TABLES = {
     "auth_user",
     "auth_group",
@@ -42,6 +50,7 @@ FRAMEWORK_TABLES = {
     "ai_usage",
     "api_history",
     "tasks_job_event",
+    "monitoring_alert_rule",
 }
 
 
@@ -84,11 +93,18 @@ def differences(url: str, metadata: sa.MetaData) -> list[object]:
 
 def test_the_default_plugins_bring_the_auth_api_and_ai_branches() -> None:
     branches = {branch.label: branch for branch in framework()}
-    assert set(branches) == {"fastmango_auth", "fastmango_api", "fastmango_tasks", "fastmango_ai"}
+    assert set(branches) == {
+        "fastmango_auth",
+        "fastmango_api",
+        "fastmango_tasks",
+        "fastmango_ai",
+        "fastmango_monitoring",
+    }
     assert branches["fastmango_api"].tables(SQLModel.metadata) == {"api_history"}
     assert branches["fastmango_auth"].tables(SQLModel.metadata) == {t for t in FRAMEWORK_TABLES if t.startswith("auth")}
     assert branches["fastmango_ai"].tables(SQLModel.metadata) == {"ai_usage"}
     assert branches["fastmango_tasks"].tables(SQLModel.metadata) == {"tasks_job_event"}
+    assert branches["fastmango_monitoring"].tables(SQLModel.metadata) == {"monitoring_alert_rule"}
 
 
 async def test_framework_migrations_create_exactly_what_the_models_declare(tmp_path: Path, database_url: str) -> None:
