@@ -59,6 +59,10 @@ class MonitoringPlugin(BasePlugin):
 
         settings = app.settings
         monitor = self.monitor = app.state.monitor = Monitor(settings)
+        if settings.logfire:  # the same metrics through OpenTelemetry; imports logfire, so only then
+            from fastmango.monitoring.otel_export import export_metrics
+
+            export_metrics(monitor)  # replaces monitor.registry: before the middleware takes it
         app.add_middleware(MetricsMiddleware, registry=monitor.registry)
         app.add_plugin_routes(metrics_router(monitor, "/" + settings.metrics_path.strip("/")))
         admin_api = "/" + settings.admin_path.strip("/") + "/api"
