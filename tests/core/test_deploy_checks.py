@@ -18,7 +18,7 @@ from fastmango.core.deploy_checks import secret_key_weakness
 from fastmango.core.redis import redis_client
 from fastmango.core.system_checks import CheckContext, Finding, area_of, registered, run_checks, run_checks_now
 from fastmango.tasks import Task, task
-from fastmango.tasks.definition import unregister
+from fastmango.tasks.definition import _registry, unregister
 from fastmango.tasks.heartbeat import Heartbeat
 from fastmango.testing import redis_url_or_skip
 
@@ -60,6 +60,17 @@ def ids(findings: list[Finding]) -> list[str]:
 @pytest.fixture(autouse=True)
 def no_web_concurrency(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.delenv("WEB_CONCURRENCY", raising=False)
+
+
+@pytest.fixture(autouse=True)
+def no_tasks_of_other_tests() -> Iterator[None]:
+    """Only the tasks a test declares: the suite's modules declare theirs when they are collected."""
+    before = dict(_registry)
+    _registry.clear()
+    _registry.update({name: t for name, t in before.items() if t.func.__module__.startswith("fastmango.")})
+    yield
+    _registry.clear()
+    _registry.update(before)
 
 
 @pytest.fixture
