@@ -374,9 +374,11 @@ class Settings(BaseSettings):
         description="Serve live logs to staff with monitoring.view (<admin_path>/api/monitoring/logs/...).",
     )
     logstream_level: Literal["DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL"] = Field(
-        "INFO",
+        "WARNING",
         validation_alias=_aliases("logstream_level"),
-        description="The lowest level streamed (the root logger's LOG_LEVEL applies first).",
+        description="The lowest level streamed (the root logger's LOG_LEVEL applies first). WARNING by default: at "
+        "INFO every request's access line goes through the stream, which costs about a fifth of a hello endpoint's "
+        "req/s (tools/bench/MONITORING_RESULTS.md).",
     )
     logstream_recent: int = Field(
         500, ge=1, validation_alias=_aliases("logstream_recent"), description="Records kept for logs/recent."

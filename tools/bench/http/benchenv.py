@@ -1,4 +1,4 @@
-"""The benchmark's own virtual environment, ``.venv-bench``: fastmango (editable, with asyncpg) plus the
+"""The benchmark's own virtual environment, ``.venv-bench``: fastmango (editable, with asyncpg, redis and arq) plus the
 bench-only packages of ``tools/bench/requirements-bench.txt`` (Django, DRF, Ninja, gunicorn, uvloop...).
 None of those ever become fastmango dependencies. Created from the running interpreter on first use, and
 reinstalled when the requirements or pyproject.toml change."""
@@ -16,10 +16,12 @@ from tools.bench.http.servers import ROOT
 VENV = ROOT / ".venv-bench"
 REQUIREMENTS = ROOT / "tools" / "bench" / "requirements-bench.txt"
 STAMP_NAME = ".bench-installed"
+#: The extras installed: the monitoring benchmark's metrics+redis variant needs the Redis client.
+EXTRAS = "postgres,redis"
 
 
 def _fingerprint() -> str:
-    digest = hashlib.sha256()
+    digest = hashlib.sha256(EXTRAS.encode())
     for path in (REQUIREMENTS, ROOT / "pyproject.toml"):
         digest.update(path.read_bytes())
     return digest.hexdigest()
@@ -39,9 +41,9 @@ def ensure(log: Callable[[str], None], venv: Path = VENV) -> str:
     if not python.exists():
         log(f"creating {venv.relative_to(ROOT)} with {sys.executable}")
         _run([sys.executable, "-m", "venv", str(venv)])
-    log(f"installing fastmango[postgres] and {REQUIREMENTS.relative_to(ROOT)} into {venv.relative_to(ROOT)}")
+    log(f"installing fastmango[{EXTRAS}] and {REQUIREMENTS.relative_to(ROOT)} into {venv.relative_to(ROOT)}")
     _run([str(python), "-m", "pip", "install", "--quiet", "--upgrade", "pip"])
-    _run([str(python), "-m", "pip", "install", "--quiet", "-e", f"{ROOT}[postgres]", "-r", str(REQUIREMENTS)])
+    _run([str(python), "-m", "pip", "install", "--quiet", "-e", f"{ROOT}[{EXTRAS}]", "-r", str(REQUIREMENTS)])
     stamp.write_text(fingerprint)
     return str(python)
 
