@@ -12,19 +12,18 @@ Without Chromium or Playwright the tests skip locally and fail under ``CI=true``
 
 from __future__ import annotations
 
-import contextlib
 import json
 import os
 import re
 import socket
-import subprocess
 import sys
-import time
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import pytest
+
+from tests.serving import served
 
 ROOT = Path(__file__).resolve().parents[2]
 BLOG = ROOT / "examples" / "blog"
@@ -105,7 +104,6 @@ def model_server() -> Iterator[Any]:
 
 @pytest.fixture(scope="module")
 def base_url(tmp_path_factory: pytest.TempPathFactory, model_server: Any) -> Iterator[str]:
-    import httpx
 
     folder = tmp_path_factory.mktemp("admin-blog")
     log = folder / "server.log"
@@ -118,25 +116,8 @@ def base_url(tmp_path_factory: pytest.TempPathFactory, model_server: Any) -> Ite
         "FASTMANGO_AI_OPENAI_BASE_URL": model_server.url,
         "FASTMANGO_ADMIN_ASSISTANT_MODEL": "assistant",
     }
-    with log.open("w") as stderr:
-        command = [sys.executable, __file__]
-        process = subprocess.Popen(command, env=env, cwd=folder, stdout=subprocess.PIPE, stderr=stderr, text=True)
-        try:
-            assert process.stdout is not None
-            line = process.stdout.readline()
-            assert line.strip().isdigit(), log.read_text()
-            url = f"http://127.0.0.1:{int(line)}"
-            deadline = time.monotonic() + 60
-            while True:
-                with contextlib.suppress(httpx.TransportError):
-                    if httpx.get(url + "/health").status_code == 200:
-                        break
-                assert process.poll() is None and time.monotonic() < deadline, log.read_text()
-                time.sleep(0.1)
-            yield url
-        finally:
-            process.terminate()
-            process.wait(30)
+    with served([sys.executable, __file__], env=env, cwd=folder, log=log) as url:
+        yield url
 
 
 @pytest.fixture

@@ -13,12 +13,10 @@ Without Chromium or Playwright the tests skip locally and fail under ``CI=true``
 
 from __future__ import annotations
 
-import contextlib
 import logging
 import os
 import re
 import socket
-import subprocess
 import sys
 import time
 import uuid
@@ -29,6 +27,7 @@ from typing import Any
 import pytest
 
 import fastmango
+from tests.serving import served
 
 if __name__ == "__main__":  # the server: tests.admin must be importable from the repository's root
     sys.path.insert(0, str(Path(__file__).resolve().parents[2]))
@@ -125,7 +124,6 @@ def serve() -> None:
 
 @pytest.fixture(scope="module")
 def base_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
-    import httpx
 
     folder = tmp_path_factory.mktemp("monitoring-blog")
     log = folder / "server.log"
@@ -139,25 +137,8 @@ def base_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
         "FASTMANGO_METRICS_SLOW_STATEMENT_MS": "0",  # every statement is "slow": the table has rows to show
     }
     env.pop("REDIS_URL", None)
-    with log.open("w") as stderr:
-        command = [sys.executable, __file__]
-        process = subprocess.Popen(command, env=env, cwd=folder, stdout=subprocess.PIPE, stderr=stderr, text=True)
-        try:
-            assert process.stdout is not None
-            line = process.stdout.readline()
-            assert line.strip().isdigit(), log.read_text()
-            url = f"http://127.0.0.1:{int(line)}"
-            deadline = time.monotonic() + 60
-            while True:
-                with contextlib.suppress(httpx.TransportError):
-                    if httpx.get(url + "/health").status_code == 200:
-                        break
-                assert process.poll() is None and time.monotonic() < deadline, log.read_text()
-                time.sleep(0.1)
-            yield url
-        finally:
-            process.terminate()
-            process.wait(30)
+    with served([sys.executable, __file__], env=env, cwd=folder, log=log) as url:
+        yield url
 
 
 @pytest.fixture

@@ -40,12 +40,13 @@ import os
 import socket
 import subprocess
 import sys
-import time
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import pytest
+
+from tests.serving import served
 
 ROOT = Path(__file__).resolve().parents[2]
 BLOG = ROOT / "examples" / "blog"
@@ -184,28 +185,10 @@ def serve() -> None:
 @contextlib.contextmanager
 def blog_server(database_url: str, log: Path) -> Iterator[str]:
     """The base URL of the seeded blog served on ``database_url``; its stderr goes to ``log``."""
-    import httpx
 
     env = {**os.environ, **ENVIRONMENT, "DATABASE_URL": database_url}
-    with log.open("w") as stderr:
-        command = [sys.executable, __file__]
-        process = subprocess.Popen(command, env=env, cwd=log.parent, stdout=subprocess.PIPE, stderr=stderr, text=True)
-        try:
-            assert process.stdout is not None
-            line = process.stdout.readline()
-            assert line.strip().isdigit(), log.read_text()
-            base_url = f"http://127.0.0.1:{int(line)}"
-            deadline = time.monotonic() + 60
-            while True:
-                with contextlib.suppress(httpx.TransportError):
-                    if httpx.get(base_url + "/health").status_code == 200:
-                        break
-                assert process.poll() is None and time.monotonic() < deadline, log.read_text()
-                time.sleep(0.1)
-            yield base_url
-        finally:
-            process.terminate()
-            process.wait(30)
+    with served([sys.executable, __file__], env=env, cwd=log.parent, log=log) as base_url:
+        yield base_url
 
 
 def run_schemathesis(base_url: str, name: str, config: str, tmp_path: Path, *options: str) -> dict[str, Any]:

@@ -19,7 +19,6 @@ import re
 import socket
 import subprocess
 import sys
-import time
 from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
 from typing import Any
@@ -27,6 +26,7 @@ from typing import Any
 import pytest
 
 from tests.auth.conftest import PASSWORD
+from tests.serving import wait_healthy
 
 ROOT = Path(__file__).resolve().parents[2]
 ENVIRONMENT = {"FASTMANGO_ENV": "test", "FASTMANGO_LOG_LEVEL": "WARNING"}
@@ -78,7 +78,6 @@ def panel_app() -> Any:
 
 @pytest.fixture(scope="module")
 def base_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
-    import httpx
 
     folder = tmp_path_factory.mktemp("devtools-panel")
     log = folder / "server.log"
@@ -94,13 +93,7 @@ def base_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
     with log.open("w") as stderr, sock:
         process = subprocess.Popen(command, env=env, cwd=ROOT, stderr=stderr, pass_fds=[sock.fileno()])
         try:
-            deadline = time.monotonic() + 60
-            while True:
-                with contextlib.suppress(httpx.TransportError):
-                    if httpx.get(url + "/health").status_code == 200:
-                        break
-                assert process.poll() is None and time.monotonic() < deadline, log.read_text()
-                time.sleep(0.1)
+            wait_healthy(url, process, log)
             yield url
         finally:
             process.terminate()

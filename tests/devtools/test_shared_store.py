@@ -9,7 +9,6 @@ three times, once per module: processes A and B on the test Redis (``redis_url``
 
 from __future__ import annotations
 
-import contextlib
 import os
 import subprocess
 import sys
@@ -27,6 +26,7 @@ import redis
 
 from fastmango.devtools.store import INDEX_KEY, RECORD_KEY
 from tests.faults.servers import RedisServer, redis_server  # noqa: F401  (fixture: a Redis of this module's own)
+from tests.serving import wait_healthy
 
 FASTMANGO = str(Path(sys.executable).parent / "fastmango")
 PASSWORD = "correct horse battery staple"
@@ -169,13 +169,7 @@ def wait_served(app: App) -> None:
     line = app.process.stdout.readline()
     assert line.strip().isdigit(), app.log_text()
     app.url = f"http://127.0.0.1:{int(line)}"
-    deadline = time.monotonic() + STARTUP
-    while True:
-        with contextlib.suppress(httpx.TransportError):
-            if httpx.get(app.url + "/health").status_code == 200:
-                return
-        assert app.process.poll() is None and time.monotonic() < deadline, app.log_text()
-        time.sleep(0.05)
+    wait_healthy(app.url, app.process, app.log, STARTUP)
 
 
 def stop_app(app: App) -> None:

@@ -32,6 +32,7 @@ from fastmango.core.logging import request_id_var
 from fastmango.monitoring.logstream import LogStream, serialize
 from fastmango.monitoring.logstream_api import parse_level
 from tests.faults.servers import RedisServer, redis_server  # noqa: F401  (fixture: a Redis of this module's own)
+from tests.serving import wait_healthy
 
 PASSWORD = "correct horse battery staple"
 STARTUP = 60.0  # seconds a process may take to start on a loaded 2-core machine: a bound, not a timing
@@ -174,13 +175,7 @@ def wait_served(app: App) -> None:
     line = app.process.stdout.readline()
     assert line.strip().isdigit(), app.log.read_text()
     app.url = f"http://127.0.0.1:{int(line)}"
-    deadline = time.monotonic() + STARTUP
-    while True:
-        with contextlib.suppress(httpx.TransportError):
-            if httpx.get(app.url + "/health").status_code == 200:
-                return
-        assert app.process.poll() is None and time.monotonic() < deadline, app.log.read_text()
-        time.sleep(0.05)
+    wait_healthy(app.url, app.process, app.log, STARTUP)
 
 
 def stop_app(app: App) -> None:

@@ -106,8 +106,9 @@ async def test_monitoring_variants_differ_in_metrics_and_the_log_stream(
     else:
         assert (scraped.status_code, anonymous.status_code) == (404, 404)
     assert logs.status_code == (401 if variant == monitoring.ALL else 404)
-    # The log stream sees the request line every variant logs: one record per request.
-    assert any(message.startswith("GET /hello 200") for message in streamed) == (variant == monitoring.ALL)
+    # Only the defaults run the log stream; at its default level (WARNING) the INFO request lines pass it by.
+    assert (stream is not None) == (variant == monitoring.ALL)
+    assert not any(message.startswith("GET /hello 200") for message in streamed)
 
 
 @pytest.mark.postgres
