@@ -240,13 +240,21 @@ class ModelResource(Generic[M]):
         obj: Any
         if not relations and not history.enabled:  # the INSERT alone: no transaction to open around it
             obj = await QuerySet(self.model).create(**values)
-            return await self.read_one(caller, obj.pk)
+            return await self._created(caller, obj.pk)
         async with transaction():
             obj = await QuerySet(self.model).create(**values)
             changes = created(self.model, obj)
             changes.update(await self._link(obj.pk, relations))
             await history.record(caller, self.model, "create", obj.pk, changes, label=object_label(self.model, obj))
-        return await self.read_one(caller, obj.pk)
+        return await self._created(caller, obj.pk)
+
+    async def _created(self, caller: Caller, pk: Any) -> dict[str, Any]:
+        """The row just created, as the caller reads it; when it falls outside the caller's rows (a user who may add
+        posts but sees only published ones creates a draft) the row as written, not a 404 for a write that happened."""
+        found = await self.rows((await self.queryset(caller)).filter(pk=pk)[:1])
+        if not found:
+            found = await self.rows(QuerySet(self.model).filter(pk=pk)[:1])
+        return found[0]
 
     async def update(
         self,

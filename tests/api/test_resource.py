@@ -139,3 +139,14 @@ def test_a_misspelt_model_tool_action_fails_at_declaration_instead_of_exposing_a
         specs = expose_model(Book, actions=["list", "delet"], permissions=False, prefix="typo_book")  # type: ignore[list-item]
     assert ([spec.name for spec in specs], [e.id for e in found]) == (["typo_book_list"], ["fastmango.E305"])
     registry.remove("typo_book_list")
+
+
+async def test_a_row_created_outside_the_creators_rows_is_answered_201_not_404(client: httpx.AsyncClient) -> None:
+    # book.add without book.change: the user sees published books only, and creates a draft.
+    headers = await token(client, "drafter", "book.view", "book.add")
+    author = (await seed())["ada"]
+    response = await client.post("/rbooks", json={"title": "Draft", "author_id": author.id}, headers=headers)
+    assert response.status_code == 201, response.text
+    assert response.json()["title"] == "Draft" and response.json()["published"] is None
+    assert await Book.objects.filter(title="Draft").exists()
+    assert (await client.get(f"/rbooks/{response.json()['id']}", headers=headers)).status_code == 404  # still unseen
