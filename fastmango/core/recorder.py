@@ -102,11 +102,6 @@ def installed() -> Sink | None:
     return _sink
 
 
-def enabled() -> bool:
-    """Whether records are kept (a sink is installed)."""
-    return _sink is not None
-
-
 def current() -> Record | None:
     """The record of the work running now, or None."""
     return _current.get()

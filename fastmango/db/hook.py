@@ -63,7 +63,13 @@ class QueryEvent:
 def subscribe(listener: Listener) -> Callable[[], None]:
     """Call ``listener`` with every statement run from now on; returns the function that unsubscribes it."""
     _listeners.append(listener)
-    return lambda: _listeners.remove(listener) if listener in _listeners else None
+    return lambda: unsubscribe(listener)
+
+
+def unsubscribe(listener: Listener) -> None:
+    """Stop calling ``listener`` (nothing when it does not listen)."""
+    if listener in _listeners:
+        _listeners.remove(listener)
 
 
 def subscribe_once(listener: Listener) -> None:

@@ -93,6 +93,8 @@ class DevtoolsPlugin(BasePlugin):
     async def shutdown(self, app: FastMango) -> None:
         if self._sink is not None and recorder.installed() is self._sink:
             recorder.install(None)
+            # The last app recording is gone: with no listener left, the runner stops timing every statement.
+            hook.unsubscribe(record_query)
         self._sink = None
         if self._handler is not None:
             logging.getLogger().removeHandler(self._handler)
