@@ -14,13 +14,11 @@ from __future__ import annotations
 from collections import OrderedDict
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from operator import itemgetter
 from typing import TYPE_CHECKING, Any
-
-from sqlmodel import SQLModel
 
 from fastmango.db.compiler import Compiler, Slots, bind_params, model_info, to_one_steps
 from fastmango.db.expressions import Aggregate, CombinedExpression, F, Q
+from fastmango.db.instances import rows_builder
 from fastmango.db.lookups import binds_value, lookup_name
 
 if TYPE_CHECKING:
@@ -195,89 +193,11 @@ def _instances_from_rows(state: QueryState, values: list[Any]) -> tuple[Plan, Ca
     row_plan = build(state, Result(TUPLES, tuple(paths)), values)
     position = {path: index for index, path in enumerate(paths)}
     annotations = [(name, position[name]) for name in state.annotations]
-    root_maker = _Maker(root, "", position)
-    # Per related path: where its owner sits among the row's objects (0: the root), the relation, its maker.
-    order = [""]
-    makers: list[tuple[int, str, _Maker]] = []
-    for path, parent, name, info in relations:
-        makers.append((order.index(parent), name, _Maker(info, path + "__", position)))
-        order.append(path)
-
-    def build_instances(found: list[Any]) -> list[Any]:
-        objects: list[Any] = []
-        known: list[dict[Any, Any]] = [{} for _ in makers]  # one object per related row
-        make_root, root_identity = root_maker, root_maker.identity
-        for row in found:
-            obj = make_root(row, root_identity(row))
-            loaded = [obj]
-            for (owner_at, name, make), seen in zip(makers, known, strict=True):
-                owner = loaded[owner_at]
-                related = None
-                if owner is not None:
-                    identity = make.identity(row)
-                    if identity is not None:
-                        related = seen.get(identity)
-                        if related is None:
-                            related = seen[identity] = make(row, identity)
-                    owner.__dict__[name] = related
-                loaded.append(related)
-            for name, index in annotations:
-                obj.__dict__[name] = row[index]
-            objects.append(obj)
-        return objects
-
+    # Each related path's owner: its index among the row's objects (0: the root, then the relations in order).
+    order = [""] + [path for path, _, _, _ in relations]
+    steps = [(order.index(parent), name, info, path + "__") for path, parent, name, info in relations]
+    build_instances = rows_builder(root, steps, position, annotations)
     return row_plan, build_instances
-
-
-_new_object, _set_attribute = object.__new__, object.__setattr__
-
-
-def _getter(indices: list[int]) -> Callable[[Any], tuple[Any, ...]]:
-    """A function returning ``(row[i] for i in indices)`` as a tuple (one index too)."""
-    if len(indices) == 1:
-        index = indices[0]
-        return lambda row: (row[index],)
-    return itemgetter(*indices)
-
-
-class _Maker:
-    """Builds detached instances of one model from the columns of a row (no session, no identity map): what the
-    ORM's loading does for a row, less the session's bookkeeping."""
-
-    def __init__(self, info: Any, prefix: str, position: dict[str, int]) -> None:
-        mapper = info.mapper
-        manager = mapper.class_manager
-        self.model = info.model
-        self.manager = manager
-        self.new_state = manager._state_constructor
-        self.plain_new = self.model.__new__ is SQLModel.__new__
-        self.names = tuple(attr.key for attr in mapper.column_attrs)
-        self.values = _getter([position[prefix + name] for name in self.names])
-        self.keys = _getter([position[prefix + mapper.get_property_by_column(c).key] for c in mapper.primary_key])
-
-    def identity(self, row: Any) -> tuple[Any, ...] | None:
-        """The primary key of the row's object (None when every part is NULL: no related row)."""
-        key = self.keys(row)
-        for part in key:
-            if part is not None:
-                return key
-        return None
-
-    def __call__(self, row: Any, identity: tuple[Any, ...] | None) -> Any:
-        model = self.model
-        if self.plain_new:  # what SQLModel's __new__ does, inline: pydantic's attributes of an unset model
-            obj = _new_object(model)
-            _set_attribute(obj, "__pydantic_fields_set__", set())
-            _set_attribute(obj, "__pydantic_extra__", None)
-            _set_attribute(obj, "__pydantic_private__", None)
-        else:  # a model with a __new__ of its own
-            obj = model.__new__(model)
-        state = self.new_state(obj, self.manager)
-        state.key = (model, identity, None)
-        values = obj.__dict__
-        values["_sa_instance_state"] = state  # what the manager's setter does, without SQLModel's __setattr__
-        values.update(zip(self.names, self.values(row), strict=True))
-        return obj
 
 
 def _q(q: Q, values: list[Any]) -> Any:
