@@ -35,8 +35,8 @@ from tools.bench.orm_harness import (
 )
 from tools.bench.orm_impls import FastmangoImpl, Implementation, SqlAlchemyImpl
 from tools.bench.orm_pinning import BENCH_CPU, pin_backends, pin_benchmark
-from tools.bench.orm_raw import RawAsyncpg
-from tools.bench.orm_report import ASYNCPG_ROW, FASTMANGO_ROW, SQLALCHEMY_ROW, DatabaseResult, document
+from tools.bench.orm_raw import RawAsyncpg, RawImpl
+from tools.bench.orm_report import CORE_ROW, FASTMANGO_ROW, SQLALCHEMY_ROW, DatabaseResult, document
 from tools.bench.orm_targets import DEFAULT_POSTGRES_URL, Target, postgres_target, sqlite_target
 from tools.bench.plan_cache import difference, read_plan_cache_stats
 
@@ -140,10 +140,8 @@ async def run_database(target: Target, workload: Workload, log: Log, *, pin: boo
             note = await pin_server(raw) if pin else "PostgreSQL's backends were not pinned to a CPU."
         cache_before = read_plan_cache_stats()
         timings = await time_operations(implementations, workload, cleanup, partial(_prefixed, log, target.label))
-        cpu = None
-        if isinstance(raw, RawAsyncpg):
-            log(f"{target.label}: in-process CPU of filter + select_related against asyncpg rows built into dicts")
-            cpu = await time_cpu(fastmango, sqlalchemy, raw, workload)
+        log(f"{target.label}: in-process CPU of filter + select_related against {raw.name} rows built into dicts")
+        cpu = await time_cpu(fastmango, sqlalchemy, raw, workload)
         cache = difference(cache_before, read_plan_cache_stats())
         return DatabaseResult(target.label, await raw.server_version(), raw.name, timings, note, cpu, cache)
     finally:
@@ -164,13 +162,16 @@ async def time_operations(
 
 
 async def time_cpu(
-    fastmango: FastmangoImpl, sqlalchemy: SqlAlchemyImpl, raw: RawAsyncpg, workload: Workload
+    fastmango: FastmangoImpl, sqlalchemy: SqlAlchemyImpl, raw: RawImpl, workload: Workload
 ) -> dict[str, CpuSample]:
-    """Elapsed and CPU time per call of the 20-row read with its relation, by :data:`CPU_ROWS` name."""
-    await check_dicts(raw)
+    """Elapsed and CPU time per call of the 20-row read with its relation, by :func:`cpu_rows` name (the raw
+    row under the driver's name). SQLAlchemy Core runs on the ORM's engine; the rows building dicts are
+    checked first."""
+    dicts = {CORE_ROW: sqlalchemy.core().filter_related_dicts, raw.name: raw.filter_related_dicts}
+    await check_dicts(raw, dicts)
     operation = next(op for op in operations(workload) if op.method == "filter_related")
     calls = {FASTMANGO_ROW: fastmango.filter_related, SQLALCHEMY_ROW: sqlalchemy.filter_related}
-    return await measure_cpu(operation, {**calls, ASYNCPG_ROW: raw.filter_related_dicts}, workload)
+    return await measure_cpu(operation, {**calls, **dicts}, workload)
 
 
 def _prefixed(log: Log, prefix: str, message: str) -> None:

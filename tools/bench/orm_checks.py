@@ -6,12 +6,15 @@ implementation, the call, what it returned and what was expected.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Awaitable, Callable, Mapping, Sequence
 from typing import Any
 
 from tools.bench.orm_harness import Cleanup, Workload
 from tools.bench.orm_impls import PAGE_SIZE, Implementation
-from tools.bench.orm_raw import RawAsyncpg, RawImpl
+from tools.bench.orm_raw import RawImpl
+
+DictsCall = Callable[[int], Awaitable[list[dict[str, Any]]]]
+"""A 20-row read with its relation whose rows are built into dicts (``filter_related_dicts``)."""
 
 
 class CheckFailed(Exception):
@@ -19,8 +22,12 @@ class CheckFailed(Exception):
 
 
 def _expect(implementation: Implementation, call: str, got: Any, expected: Any) -> None:
+    _expect_named(implementation.name, call, got, expected)
+
+
+def _expect_named(name: str, call: str, got: Any, expected: Any) -> None:
     if got != expected:
-        raise CheckFailed(f"{implementation.name}: {call} returned {got!r}, expected {expected!r}")
+        raise CheckFailed(f"{name}: {call} returned {got!r}, expected {expected!r}")
 
 
 async def check_reads(implementations: Sequence[Implementation], workload: Workload) -> None:
@@ -40,16 +47,17 @@ async def check_reads(implementations: Sequence[Implementation], workload: Workl
             _expect(implementation, f"count({min_pages})", await implementation.count(min_pages), expected)
 
 
-async def check_dicts(raw: RawAsyncpg) -> None:
-    """asyncpg's rows built into dicts hold the rows of :meth:`RawAsyncpg.filter_related` (checked by
-    :func:`check_reads`), the author nested."""
-    for min_pages in (0, 990):
+async def check_dicts(raw: RawImpl, calls: Mapping[str, DictsCall]) -> None:
+    """Each of ``calls`` (by name) returns the rows of the raw driver's :meth:`filter_related` (checked by
+    :func:`check_reads`) built into dicts, the author nested."""
+    for min_pages in (0, 499, 990):
         rows = await raw.filter_related(min_pages)
         expected = [
             {"id": r[0], "title": r[1], "pages": r[2], "author_id": r[3], "author": {"id": r[4], "name": r[5]}}
             for r in rows
         ]
-        _expect(raw, f"filter_related_dicts({min_pages})", await raw.filter_related_dicts(min_pages), expected)
+        for name, call in calls.items():
+            _expect_named(name, f"filter_related_dicts({min_pages})", await call(min_pages), expected)
 
 
 async def check_writes(

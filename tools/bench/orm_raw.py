@@ -10,7 +10,7 @@ import sqlite3
 from collections.abc import Sequence
 from typing import Any
 
-from tools.bench.orm_impls import BookValues, Implementation
+from tools.bench.orm_impls import BookValues, Implementation, book_dicts
 
 _GET = "SELECT id, title, pages, author_id FROM book WHERE id = $1"
 _JOINED = (
@@ -26,6 +26,9 @@ _DELETE_AFTER = "DELETE FROM book WHERE id > $1"
 def _qmark(sql: str) -> str:
     """The same statement with SQLite's ``?`` placeholders instead of PostgreSQL's ``$n``."""
     return re.sub(r"\$\d+", "?", sql)
+
+
+_QMARK_JOINED = _qmark(_JOINED)
 
 
 class RawRows:
@@ -76,11 +79,7 @@ class RawAsyncpg(RawRows, Implementation):
 
     async def filter_related_dicts(self, min_pages: int) -> list[dict[str, Any]]:
         """:meth:`filter_related`'s rows built into dicts, the author nested (what an ORM's caller gets)."""
-        rows = await self.pool.fetch(_JOINED, min_pages)
-        return [
-            {"id": r[0], "title": r[1], "pages": r[2], "author_id": r[3], "author": {"id": r[4], "name": r[5]}}
-            for r in rows
-        ]
+        return book_dicts(await self.pool.fetch(_JOINED, min_pages))
 
     async def create(self, values: BookValues) -> int:
         return await self.pool.fetchval(_INSERT + " RETURNING id", *values)
@@ -145,6 +144,10 @@ class RawAiosqlite(RawRows, Implementation):
 
     async def filter_related(self, min_pages: int) -> Sequence[Any]:
         return await self.conn.execute_fetchall(_qmark(_JOINED), (min_pages,))
+
+    async def filter_related_dicts(self, min_pages: int) -> list[dict[str, Any]]:
+        """:meth:`filter_related`'s rows built into dicts, the author nested (what an ORM's caller gets)."""
+        return book_dicts(await self.conn.execute_fetchall(_QMARK_JOINED, (min_pages,)))
 
     async def create(self, values: BookValues) -> int:
         rows = await self.conn.execute_fetchall(_qmark(_INSERT) + " RETURNING id", values)
