@@ -19,6 +19,7 @@ from fastmango.core.plugins import Plugin, load_plugin
 from fastmango.core.problems import document_problems, install_problem_handlers
 from fastmango.core.request_id import RequestIdMiddleware
 from fastmango.core.route_gates import gate_routes
+from fastmango.core.route_index import install_route_index
 from fastmango.core.settings import Settings
 from fastmango.core.unhandled import UnhandledErrorMiddleware
 from fastmango.core.welcome import install_welcome
@@ -142,6 +143,7 @@ class FastMango(FastAPI):
         async def lifespan(app: FastAPI) -> AsyncIterator[Any]:
             self.configure_plugins()
             gate_routes(self.router.routes)  # every route is in place now: the project's modules are loaded
+            install_route_index(self.router)
             started: list[Plugin] = []
             try:
                 for plugin in self.plugins:
