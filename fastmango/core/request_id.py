@@ -3,9 +3,9 @@
 from __future__ import annotations
 
 import logging
+import os
 import re
 import time
-import uuid
 
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
@@ -32,7 +32,7 @@ class RequestIdMiddleware:
             await self.app(scope, receive, send)
             return
         incoming = next((v.decode("latin-1") for k, v in scope["headers"] if k == b"x-request-id"), "")
-        request_id = incoming if _ACCEPTED.fullmatch(incoming) else uuid.uuid4().hex
+        request_id = incoming if _ACCEPTED.fullmatch(incoming) else os.urandom(16).hex()
         token = request_id_var.set(request_id)
         scope.setdefault("state", {})["request_id"] = request_id
         start = time.perf_counter()
