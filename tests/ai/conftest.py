@@ -61,6 +61,23 @@ async def client(app: FastMango) -> AsyncIterator[httpx.AsyncClient]:
         yield client
 
 
+async def empty_usage_ledger(app: FastMango) -> None:
+    """An ai_usage table (created if missing) with no rows, and an empty usage buffer: rows other tests left in the
+    table, the buffer, or a write still in flight are written first, then deleted, so none is counted by the next."""
+    from sqlalchemy import text
+    from sqlmodel import SQLModel
+
+    from fastmango.ai.metering import meter
+
+    engine = app.state.database.engine
+    async with engine.begin() as conn:
+        await conn.run_sync(SQLModel.metadata.create_all, tables=[SQLModel.metadata.tables["ai_usage"]])
+    await meter.flush()  # waits for a write in flight, which would land after the DELETE otherwise
+    meter.discard()
+    async with engine.begin() as conn:
+        await conn.execute(text("DELETE FROM ai_usage"))  # the PostgreSQL database is shared with other tests
+
+
 async def make_user(username: str, *permissions: str) -> User:
     user = await User.objects.create_user(username, password=PASSWORD)
     if permissions:

@@ -18,28 +18,18 @@ import fastmango
 from fastmango import FastMango
 from fastmango.ai import UsageRecord, agent, capabilities, flush_usage, use_agent
 from fastmango.ai.agents import BoundAgent
-from fastmango.ai.metering import meter
-from tests.ai.conftest import make_user
+from tests.ai.conftest import empty_usage_ledger, make_user
 from tests.ai.test_openai_wire import login
 
 
 @pytest.fixture
 async def usage(app: FastMango, client: httpx.AsyncClient) -> AsyncIterator[httpx.AsyncClient]:
-    """The AI test client with the ai_usage table and an empty usage buffer."""
-    from sqlalchemy import text
-    from sqlmodel import SQLModel
-
-    meter.discard()
-    database = app.state.database
-    table = SQLModel.metadata.tables["ai_usage"]
-    async with database.engine.begin() as conn:
-        await conn.run_sync(SQLModel.metadata.create_all, tables=[table])
+    """The AI test client with an empty ai_usage table and an empty usage buffer."""
+    await empty_usage_ledger(app)
     try:
         yield client
     finally:
-        meter.discard()
-        async with database.engine.begin() as conn:
-            await conn.execute(text("DELETE FROM ai_usage"))
+        await empty_usage_ledger(app)
 
 
 def scripted(*steps: Any, tokens: tuple[int, int] = (10, 5)) -> tuple[FunctionModel, list[int]]:

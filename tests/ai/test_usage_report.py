@@ -12,23 +12,16 @@ from fastmango.ai import UsageRecord
 from fastmango.ai.usage_report import usage_report
 from fastmango.cli.ai_usage import render
 from fastmango.testing import capture_queries
-from tests.ai.conftest import make_user
+from tests.ai.conftest import empty_usage_ledger, make_user
 from tests.ai.test_openai_wire import login
 
 
 @pytest.fixture
 async def usage(app: FastMango, client: httpx.AsyncClient) -> AsyncIterator[None]:
     """The started app with an empty ai_usage table (emptied again afterwards)."""
-    from sqlalchemy import text
-    from sqlmodel import SQLModel
-
-    engine = app.state.database.engine
-    async with engine.begin() as conn:
-        await conn.run_sync(SQLModel.metadata.create_all, tables=[SQLModel.metadata.tables["ai_usage"]])
-        await conn.execute(text("DELETE FROM ai_usage"))  # the PostgreSQL database is shared with other tests
+    await empty_usage_ledger(app)
     yield
-    async with engine.begin() as conn:
-        await conn.execute(text("DELETE FROM ai_usage"))
+    await empty_usage_ledger(app)
 
 
 async def test_by_user_shows_usernames_read_in_one_query(usage: None) -> None:
