@@ -13,15 +13,14 @@ from fastapi.routing import APIRoute
 
 from fastmango.__about__ import __version__
 from fastmango.core.discovery import discover as discover_modules
-from fastmango.core.limits import BodySizeLimitMiddleware, document_limits
+from fastmango.core.limits import document_limits
 from fastmango.core.logging import configure_logging as setup_logging
 from fastmango.core.plugins import Plugin, load_plugin
 from fastmango.core.problems import document_problems, install_problem_handlers
-from fastmango.core.request_id import RequestIdMiddleware
+from fastmango.core.request_middleware import RequestMiddleware
 from fastmango.core.route_gates import gate_routes
 from fastmango.core.route_index import install_route_index
 from fastmango.core.settings import Settings
-from fastmango.core.unhandled import UnhandledErrorMiddleware
 from fastmango.core.welcome import install_welcome
 
 logger = logging.getLogger("fastmango")
@@ -86,11 +85,9 @@ class FastMango(FastAPI):
             plugin.install(self)
         #: Where the project's own routes begin (after /health and the plugins'): discovered routes go here.
         self.user_routes_start = len(self.router.routes)
-        self.add_middleware(BodySizeLimitMiddleware, max_body_size=settings.max_body_size)
-        # Answers what the handlers did not without closing the connection (fastmango.core.unhandled).
-        self.add_middleware(UnhandledErrorMiddleware)
-        # Added last, so outermost: plugins' middleware (authentication...) logs with the request id too.
-        self.add_middleware(RequestIdMiddleware)
+        # Added last, so outermost: plugins' middleware (authentication...) logs with the request id too, and an
+        # exception escaping it is answered without closing the connection (fastmango.core.request_middleware).
+        self.add_middleware(RequestMiddleware, max_body_size=settings.max_body_size)
 
     def openapi(self) -> dict[str, Any]:
         """The OpenAPI document, with error responses documented as the problem details they are."""

@@ -1,6 +1,7 @@
 """Request limits: the body size cap (``settings.max_body_size``) and limits the OpenAPI document states.
 
-The body cap is checked as the body is read, never by reading it first: a ``Content-Length`` above the cap is
+The body cap is checked as the body is read (by :class:`fastmango.core.request_middleware.RequestMiddleware`),
+never by reading it first: a ``Content-Length`` above the cap is
 refused before a byte is received, and a body without one (chunked) is counted chunk by chunk and refused as
 soon as it passes the cap. Either way the answer is a 413 problem and the rest of the body stays unread.
 
@@ -20,7 +21,7 @@ from typing import Any
 from starlette.exceptions import HTTPException
 from starlette.requests import Request
 from starlette.responses import Response
-from starlette.types import ASGIApp, Message, Receive, Scope, Send
+from starlette.types import Message, Scope
 
 from fastmango.core.errors import ProblemError
 from fastmango.core.problems import PROBLEM_CONTENT_TYPE, problem, problem_type
@@ -45,80 +46,27 @@ class BodyTooLarge(ProblemError, HTTPException):  # type: ignore[misc]  # both s
         HTTPException.__init__(self, 413, detail)
 
 
-class BodySizeLimitMiddleware:
-    """Refuses request bodies above ``max_body_size`` bytes (or the route's own ``max_body_size``) with a 413.
-
-    Args:
-        app: The ASGI app.
-        max_body_size: The cap in bytes for routes that set none.
-    """
-
-    def __init__(self, app: ASGIApp, max_body_size: int) -> None:
-        self.app = app
-        self.max_body_size = max_body_size
-
-    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] != "http":
-            await self.app(scope, receive, send)
-            return
-        limit: int | None = None
-        received = 0
-        started = replaced = False
-
-        async def limited_receive() -> Message:
-            nonlocal limit, received
-            if limit is None:
-                # The first read happens once the route is known (the router has put it in the scope).
-                limit = self._limit(scope)
-                declared = _content_length(scope)
-                if declared is not None and declared > limit:
-                    raise BodyTooLarge(limit)
-            message = await receive()
-            if message["type"] == "http.request":
-                received += len(message.get("body", b""))
-                if received > limit:
-                    raise BodyTooLarge(limit)
-            return message
-
-        async def tracked_send(message: Message) -> None:
-            nonlocal started, replaced
-            if message["type"] == "http.response.start":
-                started = True
-                if message["status"] == 413 and not _is_problem(message):
-                    # Starlette's own limiter (behind FastAPI's route option max_body_size=) answers in plain
-                    # text when a declared length is too large: send the problem instead.
-                    replaced = True
-                    await _problem_response(scope, BodyTooLarge(self._limit(scope)))(scope, receive, send)
-                    return
-            elif replaced:
-                return
-            await send(message)
-
-        try:
-            await self.app(scope, limited_receive, tracked_send)
-        except BodyTooLarge as exc:
-            # Raised where no exception handler answers it (a middleware reading the body): answer here.
-            if started:
-                raise
-            await _problem_response(scope, exc)(scope, receive, send)
-
-    def _limit(self, scope: Scope) -> int:
-        override = getattr(scope.get("route"), "max_body_size", None)
-        return override if isinstance(override, int) else self.max_body_size
+def route_limit(scope: Scope, default: int) -> int:
+    """The body cap of the request's route: its own ``max_body_size``, else ``default`` (the setting)."""
+    override = getattr(scope.get("route"), "max_body_size", None)
+    return override if isinstance(override, int) else default
 
 
-def _problem_response(scope: Scope, exc: BodyTooLarge) -> Response:
+def problem_response(scope: Scope, exc: BodyTooLarge) -> Response:
+    """The 413 problem response of ``exc``."""
     return problem(Request(scope), exc.status, exc.detail, title=exc.title, type=exc.type, **exc.extensions)
 
 
-def _is_problem(message: Message) -> bool:
+def is_problem(message: Message) -> bool:
+    """Whether a response start message has a problem document's content type."""
     return any(
         name == b"content-type" and value.startswith(PROBLEM_CONTENT_TYPE.encode())
         for name, value in message.get("headers", ())
     )
 
 
-def _content_length(scope: Scope) -> int | None:
+def content_length(scope: Scope) -> int | None:
+    """The request's declared ``Content-Length`` (None when absent or not a number)."""
     for name, value in scope["headers"]:
         if name == b"content-length":
             try:

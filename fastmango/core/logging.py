@@ -1,7 +1,7 @@
 """Logging: one call configures stdlib logging for dev (readable, colored) or prod (JSON lines).
 
 Every record logged while a request is handled carries that request's id (``request_id``), set by
-:class:`fastmango.core.request_id.RequestIdMiddleware`.
+:class:`fastmango.core.request_middleware.RequestMiddleware`.
 """
 
 from __future__ import annotations
@@ -98,7 +98,7 @@ def configure_logging(settings: Settings, stream: TextIO | None = None) -> None:
     root.addHandler(handler)
     root.setLevel(settings.log_level)
     # uvicorn's own handlers would print every line twice: route its loggers through ours, and drop its
-    # access log, which RequestIdMiddleware replaces with one line per request that carries the request id.
+    # access log, which RequestMiddleware replaces with one line per request that carries the request id.
     for name in ("uvicorn", "uvicorn.error"):
         logger = logging.getLogger(name)
         logger.handlers.clear()

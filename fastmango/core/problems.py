@@ -163,7 +163,7 @@ async def _validation_error(request: Request, exc: Exception) -> ProblemResponse
 
 
 async def _unhandled(request: Request, exc: Exception) -> Response:
-    # Called inside RequestIdMiddleware (by UnhandledErrorMiddleware), or outside it by Starlette's outermost
+    # Called inside RequestMiddleware (for an exception no handler took), or outside it by Starlette's outermost
     # middleware, where the context variable is reset by now; the id stays in the request state.
     inside = request_id_var.get() is not None
     request_id = getattr(request.state, "request_id", None) or request_id_var.get()
@@ -172,7 +172,7 @@ async def _unhandled(request: Request, exc: Exception) -> Response:
         logger.error("unhandled error in %s %s", request.method, request.url.path, exc_info=exc)
     finally:
         request_id_var.reset(token)
-    # Outside RequestIdMiddleware, which adds the header to the responses that pass through it: add it here.
+    # Outside RequestMiddleware, which adds the header to the responses that pass through it: add it here.
     headers = {"X-Request-ID": request_id} if request_id and not inside else None
     extensions: dict[str, Any] = {"request_id": request_id}
     detail = f"An unexpected error occurred. Quote request id {request_id} when reporting it."

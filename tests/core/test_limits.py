@@ -10,7 +10,7 @@ from fastapi import Request
 from starlette.types import Message, Receive, Scope, Send
 
 from fastmango import FastMango
-from fastmango.core.limits import BodySizeLimitMiddleware
+from fastmango.core.request_middleware import RequestMiddleware
 from tests.auth.conftest import make_settings, started
 
 MiB = 1024 * 1024
@@ -130,7 +130,7 @@ async def test_a_body_read_outside_the_exception_handlers_still_gets_a_413_probl
         await send({"type": "http.response.body", "body": b"read"})
 
     body = Body(10 * MiB)
-    limited = BodySizeLimitMiddleware(reading_app, 2 * CHUNK)
+    limited = RequestMiddleware(reading_app, max_body_size=2 * CHUNK)
     status, headers, payload = await call(limited, "/", body, content_length=False)
     assert status == 413 and headers["content-type"] == "application/problem+json"
     assert json.loads(payload)["status"] == 413

@@ -127,7 +127,7 @@ SETUP = (
     "writes only, and the database has no history table).",
     "- Logging as in production: `LOG_LEVEL=INFO` (the default), JSON lines on stderr (the harness discards them, "
     "as it does every app's output unless `--logs`). fastmango's logging setup replaces uvicorn's access log with "
-    "its own line per request (`RequestIdMiddleware`, logger `fastmango.request`, INFO), and uvicorn then finds no "
+    "its own line per request (`RequestMiddleware`, logger `fastmango.request`, INFO), and uvicorn then finds no "
     "handler on `uvicorn.access` and logs nothing itself, whatever `--access-log` says; uvicorn runs with its "
     "defaults (access log on, `--log-level info`). So every variant emits one record per request; in `all` the "
     "log stream's root-logger handler is at its default level, WARNING, and the INFO request lines pass it by (at "
