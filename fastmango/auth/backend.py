@@ -34,8 +34,10 @@ T = TypeVar("T")
 
 
 class AnonymousUser:
-    """The user of a request without credentials: not authenticated, no permissions."""
+    """The user of a request without credentials: not authenticated, no permissions. It holds no state (one
+    instance serves every anonymous request), so setting an attribute on it is an error."""
 
+    __slots__ = ()
     id = None
     pk = None
     username = ""

@@ -10,6 +10,8 @@ from fastmango.auth.errors import AuthUnavailable, NotAuthenticated
 from fastmango.auth.permission_scope import permission_scope
 
 COOKIE_NAME = "fastmango_access"
+#: The user of every request without valid credentials (AnonymousUser holds no state of its own).
+ANONYMOUS = AnonymousUser()
 
 
 def token_from_scope(scope: Scope) -> str | None:
@@ -46,7 +48,7 @@ class AuthenticationMiddleware:
             await self.app(scope, receive, send)
             return
         state = scope.setdefault("state", {})
-        state["user"], state["auth_claims"], state["auth_error"] = AnonymousUser(), None, None
+        state["user"], state["auth_claims"], state["auth_error"] = ANONYMOUS, None, None
         token = token_from_scope(scope)
         if token is not None:
             try:

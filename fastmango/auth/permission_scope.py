@@ -13,9 +13,7 @@ seen by the next scope.
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Iterator
-from contextlib import contextmanager
-from contextvars import ContextVar
+from contextvars import ContextVar, Token
 
 #: (user id, superuser?): an account's flags can change between two instances of it in one scope.
 CacheKey = tuple[int, bool]
@@ -46,24 +44,35 @@ class PermissionCache:
 _current: ContextVar[PermissionCache | None] = ContextVar("fastmango_permission_scope", default=None)
 
 
-@contextmanager
-def permission_scope(*, inherit: bool = True) -> Iterator[PermissionCache]:
-    """Cache permissions for the block.
+class permission_scope:
+    """Cache permissions for the block (``with permission_scope() as cache:``).
 
     Args:
         inherit: Inside another scope, share its cache (a route tool's in-process request within an agent run
             within a request); False opens a cache of its own (a task attempt).
+
+    A class rather than a generator: the authentication middleware opens one per request.
     """
-    current = _current.get()
-    if inherit and current is not None:
-        yield current
-        return
-    cache = PermissionCache()
-    token = _current.set(cache)
-    try:
-        yield cache
-    finally:
-        _current.reset(token)
+
+    __slots__ = ("cache", "inherit", "token")
+
+    def __init__(self, *, inherit: bool = True) -> None:
+        self.inherit = inherit
+        self.token: Token[PermissionCache | None] | None = None
+
+    def __enter__(self) -> PermissionCache:
+        current = _current.get()
+        if self.inherit and current is not None:
+            self.cache = current
+            return current
+        self.cache = cache = PermissionCache()
+        self.token = _current.set(cache)
+        return cache
+
+    def __exit__(self, *exc_info: object) -> None:
+        if self.token is not None:
+            _current.reset(self.token)
+            self.token = None
 
 
 def current_permission_cache() -> PermissionCache | None:

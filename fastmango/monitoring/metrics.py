@@ -1,10 +1,11 @@
 """The in-process registry of metrics: counters, histograms and gauges as plain dict increments.
 
-Every observation adds to ``Registry.pending``, a dict of deltas keyed by :data:`Key` (metric name, labels, part);
-nothing here awaits or talks to Redis. :class:`fastmango.monitoring.monitor.Monitor` moves the deltas to its store
-every ``metrics_flush_seconds``. A histogram is stored as additive parts (``b0``... the count of each bucket, not
-cumulative, ``sum`` and ``count``), so that the sum over processes or minutes of each part is the histogram of the
-whole: Redis ``HINCRBYFLOAT`` adds them up.
+Every observation adds to the registry's deltas, which ``Registry.take()`` hands over as a dict keyed by
+:data:`Key` (metric name, labels, part); nothing here awaits or talks to Redis.
+:class:`fastmango.monitoring.monitor.Monitor` moves the deltas to its store every ``metrics_flush_seconds``. A
+histogram is stored as additive parts (``b0``... the count of each bucket, not cumulative, ``sum`` and ``count``),
+so that the sum over processes or minutes of each part is the histogram of the whole: Redis ``HINCRBYFLOAT`` adds
+them up.
 
 :data:`METRICS` is the catalogue: each metric's type, help text, labels and buckets, read by the exposition.
 """
@@ -65,7 +66,9 @@ class Registry:
     """This process's deltas since the last flush, and its gauges."""
 
     def __init__(self) -> None:
-        self.pending: Deltas = {}
+        self.pending: Deltas = {}  # counters; histograms join them in take()
+        #: Histogram series since the last take: (name, labels) -> [bucket counts..., +Inf count, sum].
+        self.histograms: dict[tuple[str, Labels], list[float]] = {}
         #: Gauges of this process: name -> value (the process label is added when they are published).
         self.gauges: dict[str, float] = {"http_requests_in_flight": 0.0}
 
@@ -77,21 +80,28 @@ class Registry:
 
     def observe(self, name: str, labels: Labels, value: float) -> None:
         """Count ``value`` in a histogram (its bucket, sum and count)."""
-        pending = self.pending
-        bucket = (name, labels, _BUCKET_PARTS[bisect_left(METRICS[name].buckets, value)])
-        pending[bucket] = pending.get(bucket, 0.0) + 1.0
-        total = (name, labels, "sum")
-        pending[total] = pending.get(total, 0.0) + value
-        count = (name, labels, "count")
-        pending[count] = pending.get(count, 0.0) + 1.0
+        series = self.histograms.get((name, labels))
+        if series is None:
+            series = self.histograms[(name, labels)] = [0.0] * (len(METRICS[name].buckets) + 2)
+        series[bisect_left(_BOUNDS[name], value)] += 1.0
+        series[-1] += value
 
     def take(self) -> Deltas:
-        """The deltas so far, leaving an empty dict in their place (no await between: no increment is lost)."""
-        taken, self.pending = self.pending, {}
+        """The deltas so far, leaving empty ones in their place (no await between: no increment is lost)."""
+        taken, histograms = self.pending, self.histograms
+        self.pending, self.histograms = {}, {}
+        for (name, labels), series in histograms.items():
+            *counts, total = series
+            for index, count in enumerate(counts):
+                if count:
+                    taken[(name, labels, _BUCKET_PARTS[index])] = count
+            taken[(name, labels, "sum")] = total
+            taken[(name, labels, "count")] = sum(counts)
         return taken
 
 
 _BUCKET_PARTS = [f"b{index}" for index in range(32)]
+_BOUNDS = {name: metric.buckets for name, metric in METRICS.items()}
 
 
 def merge(into: Deltas, deltas: Deltas) -> Deltas:
