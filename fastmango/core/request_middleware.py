@@ -58,7 +58,7 @@ class RequestMiddleware:
         limit: int | None = None
         received = 0
 
-        async def send_with_id(message: Message) -> None:
+        async def send_with_id(message: Message) -> None:  # this middleware's own answers
             nonlocal status, started
             if message["type"] == "http.response.start":
                 status, started = message["status"], True
@@ -80,8 +80,8 @@ class RequestMiddleware:
                     raise BodyTooLarge(limit)
             return message
 
-        async def checked_send(message: Message) -> None:
-            nonlocal replaced
+        async def app_send(message: Message) -> None:  # send_with_id's work inline: one wrapper on the app's path
+            nonlocal status, started, replaced
             if message["type"] == "http.response.start":
                 if message["status"] == 413 and not is_problem(message):
                     # Starlette's own limiter (behind FastAPI's route option max_body_size=) answers in plain
@@ -90,13 +90,15 @@ class RequestMiddleware:
                     limited = BodyTooLarge(route_limit(scope, self.max_body_size))
                     await problem_response(scope, limited)(scope, receive, send_with_id)
                     return
+                status, started = message["status"], True
+                message["headers"] = [*message.get("headers", ()), header]
             elif replaced:
                 return
-            await send_with_id(message)
+            await send(message)
 
         try:
             try:
-                await self.app(scope, limited_receive, checked_send)
+                await self.app(scope, limited_receive, app_send)
             except BodyTooLarge as exc:
                 # Raised where no exception handler answers it (a middleware reading the body): answer here.
                 if started:
