@@ -3,10 +3,11 @@
 Which connection runs a statement:
 
 - inside ``transaction()``: its session;
-- outside, on PostgreSQL, a planned statement that returns rows runs on the pool's asyncpg connection directly: the
-  driver SQL and the type processing of its parameters and columns are worked out once per plan;
-- otherwise an autocommit connection (SQLite, expanding ``in`` parameters, model instances through an ORM session
-  without a transaction).
+- outside, a planned statement that returns rows runs on the pool's driver connection directly (asyncpg; on SQLite
+  aiosqlite, reads only): the driver SQL and the type processing of its parameters and columns are worked out
+  once per plan;
+- otherwise an autocommit connection (SQLite's writes and ``in`` lists, model instances through an ORM session when
+  the query prefetches).
 
 Read :mod:`fastmango.db.plans` for how a query becomes a plan, and :mod:`fastmango.db.hook` for the listeners.
 """
@@ -27,6 +28,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import make_transient_to_detached
 from sqlalchemy.orm.attributes import set_committed_value
 from sqlalchemy.orm.exc import StaleDataError
+from sqlalchemy.pool import StaticPool
 
 from fastmango.db import hook, plans
 from fastmango.db.compiler import model_info
@@ -99,12 +101,11 @@ async def rows(plan: Plan, values: list[Any]) -> list[Any]:
     """The rows of a planned row, count, exists or aggregate statement (indexable by position)."""
     if _current.get() is None:
         database = get_database()
-        if database.dialect == "postgresql":
-            form = _driver_form(plan, database)
-            if form is not _NO_DRIVER:  # binds the values positionally itself
-                fetched = await _driver_fetch(database, form, values, plan.key, write=False)
-                if fetched is not None:
-                    return fetched
+        form = _driver_form(plan, database)
+        if form is not _NO_DRIVER:  # binds the values positionally itself
+            fetched = await _driver_fetch(database, form, values, plan.key, write=False)
+            if fetched is not None:
+                return fetched
     return await core_rows(plan.statement, plan.bind(values), shape=plan.key)
 
 
@@ -292,10 +293,13 @@ def dialect() -> str:
 class _DriverForm:
     """A plan as asyncpg runs it: SQL, how to build the positional arguments, and column processors."""
 
-    __slots__ = ("arguments", "names", "processors", "sql")
+    __slots__ = ("arguments", "names", "processors", "sql", "sqlite")
 
-    def __init__(self, sql: str, arguments: list[Any], processors: list[Any] | None, names: list[str]) -> None:
+    def __init__(
+        self, sql: str, arguments: list[Any], processors: list[Any] | None, names: list[str], *, sqlite: bool
+    ) -> None:
         self.sql = sql
+        self.sqlite = sqlite
         self.arguments = arguments  # per position: (value index, transform, bind processor) or (None, constant)
         self.processors = processors  # per column, None when no column needs one
         self.names = names
@@ -310,9 +314,12 @@ def _driver_form(plan: Plan, database: Database) -> Any:
 
 def _compile_for_driver(plan: Plan, database: Database) -> Any:
     dialect = database.engine.dialect
+    sqlite = database.dialect == "sqlite"
     statement = plan.statement
     compiled = statement.compile(dialect=dialect)
     expanding = {name for name, bind in compiled.binds.items() if getattr(bind, "expanding", False)}
+    if sqlite and expanding:
+        return _NO_DRIVER  # SQLite has no array parameter for an IN list
     if any(compiled.binds[name].type._is_tuple_type for name in expanding):
         return _NO_DRIVER  # a tuple IN: rendered per run by SQLAlchemy
     sql = _as_arrays(compiled.string, list(compiled.positiontup or ()), expanding) if expanding else compiled.string
@@ -322,7 +329,9 @@ def _compile_for_driver(plan: Plan, database: Database) -> Any:
     processors: list[Any] = []
     for column in columns if columns is not None else statement._returning:
         try:
-            processors.append(column.type._cached_result_processor(dialect, _type_code(column.type)))
+            processors.append(
+                column.type._cached_result_processor(dialect, None if sqlite else _type_code(column.type))
+            )
         except Exception:  # a type that needs the database's type code to decide: let SQLAlchemy run it
             return _NO_DRIVER
     slots = {name: (index, transform) for name, index, transform in plan.params}
@@ -338,7 +347,7 @@ def _compile_for_driver(plan: Plan, database: Database) -> Any:
         else:
             value = compiled.params[name]
             arguments.append((None, processor(value) if processor else value, None))
-    return _DriverForm(sql, arguments, processors if any(processors) else None, names)
+    return _DriverForm(sql, arguments, processors if any(processors) else None, names, sqlite=sqlite)
 
 
 _PLACEHOLDER = re.compile(r"\$\d+|(NOT )?IN \(__\[POSTCOMPILE_(\w+)\]\)")
@@ -388,8 +397,8 @@ def _type_code(column_type: Any) -> int | None:
 async def _driver_fetch(
     database: Database, form: _DriverForm, values: list[Any], shape: Any, *, write: bool
 ) -> list[Any] | None:
-    """The rows of ``form`` from the pool's asyncpg connection; None when the driver refused a read's value (then
-    SQLAlchemy runs it and raises the error it maps)."""
+    """The rows of ``form`` from the pool's driver connection (asyncpg, or aiosqlite for reads); None when the driver
+    refused a read (then SQLAlchemy runs it and raises the error it maps)."""
     arguments = []
     for index, transform, processor in form.arguments:
         if index is None:
@@ -403,7 +412,11 @@ async def _driver_fetch(
     started = time.perf_counter() if listening else 0.0
     raw = _idle_connection(database) or await database.engine.raw_connection()
     try:
-        found = await raw.driver_connection.fetch(form.sql, *arguments)  # type: ignore[union-attr]
+        driver: Any = raw.driver_connection
+        if form.sqlite:  # the connection is in the driver's autocommit mode (engine._sqlite_on_connect)
+            found = list(await driver.execute_fetchall(form.sql, arguments))
+        else:
+            found = await driver.fetch(form.sql, *arguments)
     except Exception as exc:
         reason = unavailable_reason(exc)
         if reason is not None:
@@ -428,7 +441,7 @@ async def _driver_fetch(
         )
     processors = form.processors
     if processors is None:
-        return list(found)
+        return found
     return [tuple(p(v) if p is not None else v for p, v in zip(processors, row, strict=True)) for row in found]
 
 
@@ -437,12 +450,17 @@ def _idle_connection(database: Database) -> Any:
     checkout of an idle connection does no I/O); None when none is idle or it must be reconnected first (then
     ``engine.raw_connection()`` does it, waiting for a free connection if need be)."""
     pool = database.engine.sync_engine.pool
-    idle = getattr(pool, "checkedin", None)  # a NullPool (tests) keeps none
-    if idle is None or not idle():
-        return None
+    if isinstance(pool, StaticPool):  # SQLite in memory: its one connection, once it exists
+        record = pool.__dict__.get("connection")
+        if record is None or record.dbapi_connection is None:
+            return None
+    else:
+        idle = getattr(pool, "checkedin", None)  # a NullPool (tests) keeps none
+        if idle is None or not idle():
+            return None
     try:
         return pool.connect()
-    except NeedsGreenlet:  # it must be reconnected first: the pool took it back
+    except (NeedsGreenlet, sa_exc.MissingGreenlet):  # it must be reconnected first: the pool took it back
         return None
 
 

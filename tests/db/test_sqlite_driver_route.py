@@ -1,0 +1,87 @@
+"""SQLite's direct route: outside a transaction, planned reads run on the pool's aiosqlite connection (no SQLAlchemy
+execution per call), with the columns' type processing worked out once per plan; writes, ``in`` lists and the
+statements of a ``transaction()`` stay with SQLAlchemy. Answers are the same either way (the QuerySet spec suites
+run on SQLite in memory; this module covers a database file, whose pool holds several connections)."""
+
+from __future__ import annotations
+
+import asyncio
+import datetime
+from collections.abc import AsyncIterator
+from decimal import Decimal
+from pathlib import Path
+
+import pytest
+from sqlmodel import SQLModel
+
+from fastmango import db as fdb
+from fastmango.db.hook import QueryEvent, listening
+from tests.db.conftest import TABLES
+from tests.db.models import Author, Book
+
+
+@pytest.fixture
+async def file_db(tmp_path: Path) -> AsyncIterator[fdb.Database]:
+    database = await fdb.connect(f"sqlite:///{tmp_path / 'route.sqlite3'}", pool_size=4)
+    async with database.engine.begin() as conn:
+        await conn.run_sync(SQLModel.metadata.create_all, tables=[SQLModel.metadata.tables[t] for t in TABLES])
+    try:
+        yield database
+    finally:
+        await fdb.disconnect()
+
+
+def routes(events: list[QueryEvent]) -> list[tuple[str, str]]:
+    return [(event.connection, event.sql.split()[0]) for event in events]
+
+
+async def test_reads_take_the_driver_route_and_writes_do_not(file_db: fdb.Database) -> None:
+    author = await Author.objects.create(name="Ann")
+    events: list[QueryEvent] = []
+    with listening(events.append):
+        await Book.objects.create(title="A", pages=3, price=Decimal("9.50"), author_id=author.id)
+        [book] = await Book.objects.select_related("author").filter(pages__gte=1)
+        assert await Book.objects.filter(title="A").count() == 1
+        assert await Book.objects.filter(author_id__in=[author.id]).count() == 1
+        await Book.objects.filter(pk=book.id).update(pages=4)
+    assert routes(events) == [
+        ("sqlalchemy", "INSERT"),
+        ("driver", "SELECT"),
+        ("driver", "SELECT"),
+        ("sqlalchemy", "SELECT"),  # an IN list: SQLite has no array parameter
+        ("sqlalchemy", "UPDATE"),
+    ]
+    assert events[1].rows == 1 and events[1].params == (1,)
+
+
+async def test_column_types_read_back_as_through_sqlalchemy(file_db: fdb.Database) -> None:
+    author = await Author.objects.create(name="Ann", email=None)
+    published = datetime.date(2024, 2, 29)
+    await Book.objects.create(title="T", pages=7, price=Decimal("12.34"), published=published, author_id=author.id)
+    [book] = await Book.objects.select_related("author")
+    assert (book.published, book.price, book.author.email) == (published, Decimal("12.34"), None)
+    assert isinstance(book.price, Decimal) and isinstance(book.published, datetime.date)
+    assert await Book.objects.filter(published=published).values_list("price", flat=True) == [Decimal("12.34")]
+    assert await Book.objects.filter(published__year=2024).exists()
+    async with fdb.transaction():  # the same reads through the session answer the same
+        [inside] = await Book.objects.select_related("author")
+        assert (inside.published, inside.price, inside.author.email) == (published, Decimal("12.34"), None)
+
+
+async def test_a_transaction_reads_its_own_writes_and_others_do_not_see_them(file_db: fdb.Database) -> None:
+    author = await Author.objects.create(name="Ann")
+    written, release = asyncio.Event(), asyncio.Event()
+
+    async def writer() -> None:
+        async with fdb.transaction():
+            await Book.objects.create(title="draft", author_id=author.id)
+            assert await Book.objects.filter(title="draft").count() == 1  # in the transaction's session
+            written.set()
+            await release.wait()
+
+    task = asyncio.create_task(writer())
+    await written.wait()
+    assert await Book.objects.filter(title="draft").count() == 0  # another connection: not committed yet
+    release.set()
+    await task
+    assert await Book.objects.filter(title="draft").count() == 1
