@@ -2,14 +2,15 @@
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
+import logging
+from collections.abc import AsyncIterator, Iterator
 
 import pytest
 from sqlalchemy import text
 from sqlmodel import SQLModel
 
 from fastmango import db as fdb
-from fastmango.db import plans
+from fastmango.db import hook, plans
 from fastmango.db.execute import configure_plan_cache
 from tests.db import models  # noqa: F401  (registers the tables)
 
@@ -25,6 +26,19 @@ def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
     if metafunc.module.__name__.rsplit(".", 1)[-1].startswith("test_spec_"):
         backends += ["sqlite-uncached", "postgres-uncached"]
     metafunc.parametrize("db", backends, indirect=True)
+
+
+@pytest.fixture
+def quiet_sql_echo() -> Iterator[None]:
+    """For a test that turns SQL echo on: turned off again afterwards (echo is process-wide, and the INFO lines it
+    leaves on would reach the log assertions of later tests in the same worker)."""
+    logger = logging.getLogger("fastmango.db.sql")
+    level = logger.level
+    try:
+        yield
+    finally:
+        hook.unsubscribe(hook.log_statement)
+        logger.setLevel(level)
 
 
 @pytest.fixture

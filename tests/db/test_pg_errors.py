@@ -119,7 +119,7 @@ async def test_constraint_details_keep_the_columns(database: fdb.Database) -> No
     assert fdb.errors.integrity_error_from(info.value).columns == ("email",)
 
 
-async def test_sql_echo_keeps_the_values(postgres_database: str) -> None:
+async def test_sql_echo_keeps_the_values(postgres_database: str, quiet_sql_echo: None) -> None:
     database = fdb.Database(postgres_database, echo=True)
     try:
         with pytest.raises(sa_exc.DBAPIError) as info:

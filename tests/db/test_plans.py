@@ -15,7 +15,7 @@ from sqlmodel import SQLModel
 from fastmango import db as fdb
 from fastmango.db import Count, F, Q, plans
 from fastmango.db.execute import configure_plan_cache, plan_cache_stats
-from fastmango.db.hook import QueryEvent, echo, listening, log_statement
+from fastmango.db.hook import QueryEvent, echo, listening
 from fastmango.db.plans import shape_of
 from fastmango.testing import capture_queries
 from tests.db.conftest import TABLES
@@ -166,17 +166,12 @@ def test_secret_looking_parameters_are_masked_for_logs() -> None:
 
 
 async def test_sql_echo_logs_statements_of_every_route_without_secrets(
-    db: fdb.Database, caplog: pytest.LogCaptureFixture
+    db: fdb.Database, caplog: pytest.LogCaptureFixture, quiet_sql_echo: None
 ) -> None:
     echo()
-    try:
-        with caplog.at_level(logging.INFO, logger="fastmango.db.sql"):
-            await Author.objects.create(name="Ann", email="ann@example.com")
-            await Author.objects.filter(email="ann@example.com").values_list("id")
-    finally:
-        from fastmango.db import hook
-
-        hook._listeners.remove(log_statement)
+    with caplog.at_level(logging.INFO, logger="fastmango.db.sql"):
+        await Author.objects.create(name="Ann", email="ann@example.com")
+        await Author.objects.filter(email="ann@example.com").values_list("id")
     logged = [record.getMessage() for record in caplog.records if record.name == "fastmango.db.sql"]
     assert any(message.startswith("INSERT") for message in logged)
     assert any(message.startswith("SELECT") and "ann@example.com" in message for message in logged)
