@@ -56,6 +56,9 @@ def _included_literal(included: Any) -> str | None:
         return None
     if not all(isinstance(route, (Route, WebSocketRoute)) for route in routes):
         return None
+    cut = prefix.find("{")
+    if cut >= 0:  # a prefix with a parameter (/{tenant}) is literal only up to it
+        return prefix[:cut]
     # Characters, not path segments: the gate compares string starts.
     return prefix + os.path.commonprefix([_literal(route)[0] for route in routes])  # noqa: RUF071
 

@@ -8,8 +8,9 @@ may match it, kept in the app's order, together with every route whose start is 
 hosts...): a request is then routed by FastAPI's own loop over that shorter list, with the same result, since every
 route left out would have answered "no match" for its first segment. Anything that is not an HTTP request, and
 a router that wraps middleware of its own around its dispatch, go through the full list as before. The views are
-copied again when the route list changes length or is replaced (routes added after start-up), or the router's
-not-found handler is replaced.
+copied again when the route list is replaced, changes length or is changed through the router (routes added or
+removed after start-up), or the router's not-found handler or ``redirect_slashes`` is replaced; a route swapped in
+place (``app.router.routes[i] = other``) is not noticed.
 """
 
 from __future__ import annotations
@@ -74,10 +75,16 @@ class RouteIndex:
         self.known = self._state()
 
     def _state(self) -> tuple[int, ...]:
-        """What the views were copied from: the route list (its identity and length) and a ``default`` set on the
-        router (the not-found handler)."""
+        """What the views were copied from: the route list (its identity, length and FastAPI's count of route
+        changes), a ``default`` set on the router (the not-found handler) and ``redirect_slashes``."""
         router = self.router
-        return (id(router.routes), len(router.routes), id(router.__dict__.get("default")))
+        return (
+            id(router.routes),
+            len(router.routes),
+            getattr(router, "_routes_version", 0),
+            id(router.__dict__.get("default")),
+            bool(router.redirect_slashes),
+        )
 
 
 def _segment(route: BaseRoute) -> str | None:
@@ -90,8 +97,10 @@ def _segment(route: BaseRoute) -> str | None:
     router, context = getattr(route, "original_router", None), getattr(route, "include_context", None)
     prefix = getattr(context, "prefix", None)
     if router is not None and isinstance(prefix, str) and prefix:
-        # An included router's paths are its prefix (no trailing slash) followed by "" or "/...".
-        return _first_segment(prefix, complete=True)
+        # An included router's paths are its prefix (no trailing slash) followed by "" or "/...". A prefix with a
+        # parameter (/{tenant}) is literal only up to it.
+        cut = prefix.find("{")
+        return _first_segment(prefix if cut < 0 else prefix[:cut], complete=cut < 0)
     return _WILDCARD
 
 

@@ -121,3 +121,48 @@ def test_a_router_with_middleware_of_its_own_is_left_alone() -> None:
     outer = other.router.middleware_stack = lambda scope, receive, send: None  # type: ignore[assignment,misc,return-value]
     assert not install_route_index(other.router)
     assert other.router.middleware_stack is outer
+
+
+async def test_a_router_included_under_a_parameter_is_reached() -> None:
+    app = make_app()
+    tenant = APIRouter()
+
+    @tenant.get("/items")
+    async def tenant_items(tenant: str) -> dict[str, str]:
+        return {"route": "tenant items", "tenant": tenant}
+
+    nested = APIRouter()
+
+    @nested.get("/info")
+    async def tenant_info(tenant: str) -> dict[str, str]:
+        return {"route": "tenant info", "tenant": tenant}
+
+    tenant.include_router(nested, prefix="/sub")
+    app.include_router(tenant, prefix="/{tenant}")
+    plain = APIRouter()
+
+    @plain.get("/ping")
+    async def version_ping(n: int) -> dict[str, object]:
+        return {"route": "ping", "n": n}
+
+    app.include_router(plain, prefix="/v{n}")  # plain routes only: gated too
+    async with app_client(app) as client:
+        assert (await client.get("/acme/items")).json() == {"route": "tenant items", "tenant": "acme"}
+        assert (await client.get("/acme/sub/info")).json() == {"route": "tenant info", "tenant": "acme"}
+        assert (await client.get("/v2/ping")).json() == {"route": "ping", "n": 2}
+        assert (await client.get("/items/7")).json() == {"route": "item", "pk": 7}
+
+
+async def test_a_route_removed_and_another_added_after_start_up_is_seen() -> None:
+    app = make_app()
+    async with app_client(app) as client:
+        assert (await client.get("/items/latest")).json() == {"route": "latest"}
+        latest = next(route for route in app.router.routes if getattr(route, "path", None) == "/items/latest")
+        app.router.routes.remove(latest)  # the same length again below, through the router
+
+        @app.get("/fresh")
+        async def fresh() -> dict[str, str]:
+            return {"route": "fresh"}
+
+        assert (await client.get("/fresh")).json() == {"route": "fresh"}
+        assert (await client.get("/items/latest")).status_code == 422  # now /items/{pk}: not an int
