@@ -15,6 +15,7 @@ Read :mod:`fastmango.db.plans` for how a query becomes a plan, and :mod:`fastman
 from __future__ import annotations
 
 import re
+import sqlite3
 import time
 from collections.abc import AsyncIterator, Sequence
 from contextlib import asynccontextmanager
@@ -418,6 +419,11 @@ async def _driver_fetch(
         else:
             found = await driver.fetch(form.sql, *arguments)
     except Exception as exc:
+        if form.sqlite:
+            # Never invalidated: a locked database's connection is healthy (in memory it holds the whole database).
+            if isinstance(exc, sqlite3.OperationalError):  # locked, no such table...: SQLAlchemy's class, as before,
+                raise sa_exc.OperationalError(form.sql, None, exc) from exc  # without waiting the busy timeout twice
+            return None  # anything else: SQLAlchemy runs the read again and raises what it maps
         reason = unavailable_reason(exc)
         if reason is not None:
             raw.invalidate()

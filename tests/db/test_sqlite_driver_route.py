@@ -7,15 +7,19 @@ from __future__ import annotations
 
 import asyncio
 import datetime
+import sqlite3
 from collections.abc import AsyncIterator
 from decimal import Decimal
 from pathlib import Path
+from typing import Any
 
 import pytest
+from sqlalchemy import exc as sa_exc
 from sqlmodel import SQLModel
 
 from fastmango import db as fdb
 from fastmango.db.hook import QueryEvent, listening
+from fastmango.db.pg_errors import unavailable_reason
 from tests.db.conftest import TABLES
 from tests.db.models import Author, Book
 
@@ -85,3 +89,28 @@ async def test_a_transaction_reads_its_own_writes_and_others_do_not_see_them(fil
     release.set()
     await task
     assert await Book.objects.filter(title="draft").count() == 1
+
+
+async def test_a_locked_database_is_sqlalchemys_error_and_the_connection_stays(tmp_path: Path) -> None:
+    path = tmp_path / "locked.sqlite3"
+    await fdb.connect(f"sqlite:///{path}", pool_size=1)
+    try:
+        await fdb.create_all()
+        await Author.objects.create(name="Ann")
+        database = fdb.get_database()
+        async with database.autocommit_engine.connect() as conn:  # the pool's one connection gives up quickly
+            await conn.exec_driver_sql("PRAGMA busy_timeout = 50")
+        other = sqlite3.connect(path, isolation_level=None)
+        other.execute("BEGIN EXCLUSIVE")
+        try:
+            with pytest.raises(sa_exc.OperationalError, match="database is locked") as info:
+                await Author.objects.count()
+            assert unavailable_reason(info.value) == "the database is locked"  # a 503 over HTTP, as before
+        finally:
+            other.execute("ROLLBACK")
+            other.close()
+        pool: Any = database.engine.sync_engine.pool
+        assert pool.checkedin() == 1  # handed back, not invalidated
+        assert await Author.objects.count() == 1
+    finally:
+        await fdb.disconnect()
