@@ -13,6 +13,7 @@ seen by the next scope.
 from __future__ import annotations
 
 import asyncio
+from contextlib import ContextDecorator
 from contextvars import ContextVar, Token
 
 #: (user id, superuser?): an account's flags can change between two instances of it in one scope.
@@ -44,35 +45,36 @@ class PermissionCache:
 _current: ContextVar[PermissionCache | None] = ContextVar("fastmango_permission_scope", default=None)
 
 
-class permission_scope:
+class permission_scope(ContextDecorator):
     """Cache permissions for the block (``with permission_scope() as cache:``).
 
     Args:
         inherit: Inside another scope, share its cache (a route tool's in-process request within an agent run
             within a request); False opens a cache of its own (a task attempt).
 
-    A class rather than a generator: the authentication middleware opens one per request.
+    A class rather than a generator: the authentication middleware opens one per request. One instance may be
+    entered again while open (each entry is undone by its own exit).
     """
 
-    __slots__ = ("cache", "inherit", "token")
+    __slots__ = ("inherit", "tokens")
 
     def __init__(self, *, inherit: bool = True) -> None:
         self.inherit = inherit
-        self.token: Token[PermissionCache | None] | None = None
+        self.tokens: list[Token[PermissionCache | None] | None] = []
 
     def __enter__(self) -> PermissionCache:
         current = _current.get()
         if self.inherit and current is not None:
-            self.cache = current
+            self.tokens.append(None)
             return current
-        self.cache = cache = PermissionCache()
-        self.token = _current.set(cache)
+        cache = PermissionCache()
+        self.tokens.append(_current.set(cache))
         return cache
 
     def __exit__(self, *exc_info: object) -> None:
-        if self.token is not None:
-            _current.reset(self.token)
-            self.token = None
+        token = self.tokens.pop()
+        if token is not None:
+            _current.reset(token)
 
 
 def current_permission_cache() -> PermissionCache | None:

@@ -31,9 +31,11 @@ shape_var: ContextVar[Any] = ContextVar("fastmango_query_shape", default=None)
 logger = logging.getLogger("fastmango.db.sql")
 
 
-@dataclass(slots=True)  # not frozen: a frozen dataclass sets each field through object.__setattr__ (3x slower)
+# Not frozen (a frozen dataclass sets each field through object.__setattr__: 3x slower); eq=False keeps it hashable
+# (by identity). Every listener gets the same event: listeners must not change it.
+@dataclass(slots=True, eq=False)
 class QueryEvent:
-    """One statement the database ran.
+    """One statement the database ran (the same object for every listener: read it, do not change it).
 
     Attributes:
         sql: The SQL as sent to the driver.

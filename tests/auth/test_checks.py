@@ -105,3 +105,19 @@ async def test_superusers_hold_everything_without_a_query_inactive_and_anonymous
         assert await check(None)  # nothing asked, nothing missing
     assert queries == []
     assert "auth_user.change" in await permissions_of(root)
+
+
+def test_a_scope_entered_twice_undoes_each_entry_and_works_as_a_decorator() -> None:
+    scope = permission_scope(inherit=False)
+    assert current_permission_cache() is None
+    with scope as outer:
+        with scope as inner:
+            assert current_permission_cache() is inner is not outer
+        assert current_permission_cache() is outer
+    assert current_permission_cache() is None
+
+    @permission_scope()
+    def decorated() -> object:
+        return current_permission_cache()
+
+    assert decorated() is not None and current_permission_cache() is None

@@ -263,3 +263,9 @@ def test_expanding_lists_become_numbered_array_parameters_or_are_left_to_sqlalch
     )
     assert _as_arrays("SELECT a FROM t WHERE a IN (__[POSTCOMPILE_x])", ["x", "y"], {"x"}) is None  # a name unmet
     assert _as_arrays("SELECT a FROM t WHERE a = $1", ["x"], {"x"}) is None  # an expanding name not rendered as IN
+
+
+def test_query_events_are_hashable_by_identity() -> None:
+    first = QueryEvent(sql="SELECT 1", params=(), names=None, duration=0.0, rows=1, shape=None, connection="driver")
+    same = QueryEvent(sql="SELECT 1", params=(), names=None, duration=0.0, rows=1, shape=None, connection="driver")
+    assert len({first, same, first}) == 2
