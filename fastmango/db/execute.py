@@ -292,7 +292,8 @@ def dialect() -> str:
 
 # -- the direct asyncpg route --------------------------------------------------------------------------------------
 class _DriverForm:
-    """A plan as asyncpg runs it: SQL, how to build the positional arguments, and column processors."""
+    """A plan as the driver (asyncpg, aiosqlite) runs it: SQL, how to build the positional arguments, and column
+    processors."""
 
     __slots__ = ("arguments", "names", "processors", "sql", "sqlite")
 

@@ -113,10 +113,10 @@ def _key_tuple(indices: list[int]) -> str:
 
 
 def _build_function(model: Any, columns: list[tuple[str, int]]) -> Callable[[Any, tuple[Any, ...]], Any]:
-    install_lazy_state(model)
     """``(row, identity) -> instance``: the instance made as SQLModel's ``__new__`` makes it (pydantic's attributes
     of an unset model) and its ``__dict__`` set in one assignment; a model with a ``__new__`` of its own is made by
     it and its ``__dict__`` updated."""
+    install_lazy_state(model)
     items = ", ".join(f"{name!r}: row[{index}]" for name, index in columns)
     if model.__new__ is SQLModel.__new__:
         make = "obj = new(model)\n    fields_set(obj, set())\n    extra(obj, None)\n    private(obj, None)\n"
