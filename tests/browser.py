@@ -1,7 +1,8 @@
 """The browser of the UI tests: Debian's Chromium driven by Playwright's sync API, one per test module.
 
-A test module imports the fixture (``from tests.browser import browser``). Without Playwright or Chromium the
-tests skip locally and fail in CI.
+A test module imports the fixture (``from tests.browser import browser``), opens its pages with
+:func:`opened_page` and saves screenshots with :func:`screenshot`. Without Playwright or Chromium the tests skip
+locally and fail in CI.
 """
 
 from __future__ import annotations
@@ -9,10 +10,13 @@ from __future__ import annotations
 import os
 import shutil
 from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
 from typing import Any
 
 import pytest
 
+ROOT = Path(__file__).resolve().parents[1]
 #: Playwright's assertions wait this long (ms): the suite runs on several workers of a 2-core machine.
 EXPECT_TIMEOUT = 15_000
 
@@ -40,3 +44,32 @@ def browser() -> Iterator[Any]:
         launched = playwright.chromium.launch(executable_path=executable, args=["--no-sandbox"])
         yield launched
         launched.close()
+
+
+@contextmanager
+def opened_page(browser: Any, base_url: str, *, timeout: int = 10_000, **options: Any) -> Iterator[Any]:
+    """A page in a fresh browser context (``options``: the context's, such as ``viewport``), closed afterwards; the
+    page must not have raised an uncaught error."""
+    context = browser.new_context(base_url=base_url, **options)
+    context.set_default_timeout(timeout)
+    page = context.new_page()
+    errors: list[str] = []
+    page.on("pageerror", lambda error: errors.append(str(error)))
+    try:
+        yield page
+    finally:
+        context.close()
+    assert errors == []  # no uncaught exception in the page
+
+
+def screenshot(page: Any, variable: str, name: str, *, max_bytes: int | None = None, **options: Any) -> None:
+    """Save ``page`` as ``<name>.png`` in the folder (from the repository's root) the environment variable
+    ``variable`` names; nothing when it is not set."""
+    folder = os.environ.get(variable)
+    if not folder:
+        return
+    path = ROOT / folder / f"{name}.png"
+    path.parent.mkdir(parents=True, exist_ok=True)
+    page.screenshot(path=str(path), **options)
+    if max_bytes is not None:
+        assert path.stat().st_size < max_bytes, f"{path} is {path.stat().st_size} bytes"

@@ -23,6 +23,7 @@ from typing import Any
 
 import pytest
 
+from tests.browser import opened_page, screenshot
 from tests.serving import served
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -36,7 +37,7 @@ ENVIRONMENT = {
 DEMO = ("demo", "demo-password")
 EDITOR = ("editor", "editor-password")
 READER = ("reader", "reader-password")
-SCREENSHOTS = os.environ.get("FASTMANGO_ADMIN_SCREENSHOTS")
+SCREENSHOTS = "FASTMANGO_ADMIN_SCREENSHOTS"  # the folder to save the screenshots in
 
 
 class SeededBlog:
@@ -122,21 +123,12 @@ def base_url(tmp_path_factory: pytest.TempPathFactory, model_server: Any) -> Ite
 
 @pytest.fixture
 def page(browser: Any, base_url: str) -> Iterator[Any]:
-    context = browser.new_context(base_url=base_url, viewport={"width": 1200, "height": 800})
-    context.set_default_timeout(10_000)
-    opened = context.new_page()
-    errors: list[str] = []
-    opened.on("pageerror", lambda error: errors.append(str(error)))
-    yield opened
-    context.close()
-    assert errors == []  # no uncaught exception in the SPA
+    with opened_page(browser, base_url, viewport={"width": 1200, "height": 800}) as opened:
+        yield opened
 
 
 def shot(page: Any, name: str, **options: Any) -> None:
-    if SCREENSHOTS:
-        folder = ROOT / SCREENSHOTS
-        folder.mkdir(parents=True, exist_ok=True)
-        page.screenshot(path=str(folder / f"{name}.png"), **options)
+    screenshot(page, SCREENSHOTS, name, **options)
 
 
 def log_in(page: Any, user: tuple[str, str]) -> None:

@@ -27,17 +27,18 @@ from typing import Any
 import pytest
 
 import fastmango
+from tests.browser import opened_page, screenshot
 from tests.serving import served
 
 if __name__ == "__main__":  # the server: tests.admin must be importable from the repository's root
     sys.path.insert(0, str(Path(__file__).resolve().parents[2]))
 
-from tests.admin.test_admin_browser import BLOG, ENVIRONMENT, ROOT, SeededBlog, log_in
+from tests.admin.test_admin_browser import BLOG, ENVIRONMENT, SeededBlog, log_in
 
 MONITOR = ("monitor", "monitor-password")
 WATCHER = ("watcher", "watcher-password")
 OUTSIDER = ("outsider", "outsider-password")
-SCREENSHOTS = os.environ.get("FASTMANGO_MONITORING_SCREENSHOTS")
+SCREENSHOTS = "FASTMANGO_MONITORING_SCREENSHOTS"  # the folder to save the screenshots in
 PAGES = ("dashboard", "tasks", "logs")
 
 
@@ -143,26 +144,13 @@ def base_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
 
 @pytest.fixture
 def page(browser: Any, base_url: str) -> Iterator[Any]:
-    from playwright.sync_api import expect
-
-    expect.set_options(timeout=15_000)  # the pages poll every 5 s
-    context = browser.new_context(base_url=base_url, viewport={"width": 1280, "height": 800})
-    context.set_default_timeout(15_000)
-    opened = context.new_page()
-    errors: list[str] = []
-    opened.on("pageerror", lambda error: errors.append(str(error)))
-    yield opened
-    context.close()
-    assert errors == []  # no uncaught exception in the SPA
+    # 15 s, as Playwright's assertions wait (tests.browser): the pages poll every 5 s.
+    with opened_page(browser, base_url, viewport={"width": 1280, "height": 800}, timeout=15_000) as opened:
+        yield opened
 
 
 def shot(page: Any, name: str, **options: Any) -> None:
-    if SCREENSHOTS:
-        folder = ROOT / SCREENSHOTS
-        folder.mkdir(parents=True, exist_ok=True)
-        path = folder / f"{name}.png"
-        page.screenshot(path=str(path), **options)
-        assert path.stat().st_size < 300_000, f"{path} is {path.stat().st_size} bytes"
+    screenshot(page, SCREENSHOTS, name, max_bytes=300_000, **options)
 
 
 def signed_in(page: Any, user: tuple[str, str]) -> None:

@@ -26,6 +26,7 @@ from typing import Any
 import pytest
 
 from tests.auth.conftest import PASSWORD
+from tests.browser import opened_page, screenshot
 from tests.serving import wait_healthy
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -33,7 +34,7 @@ ENVIRONMENT = {"FASTMANGO_ENV": "test", "FASTMANGO_LOG_LEVEL": "WARNING"}
 STAFF = "staff"
 NO_GRANT = "nogrant"
 READER = "reader"
-SCREENSHOTS = os.environ.get("FASTMANGO_DEVTOOLS_SCREENSHOTS")
+SCREENSHOTS = "FASTMANGO_DEVTOOLS_SCREENSHOTS"  # the folder to save the screenshots in
 VIEWPORT = {"width": 1280, "height": 800}
 LIST_HEADING = "Recent requests, jobs and agent runs"
 
@@ -103,28 +104,16 @@ def base_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
 @pytest.fixture
 def new_page(browser: Any, base_url: str) -> Iterator[Any]:
     """Opens a page in a fresh context (``new_page(**context_options)``); no page may raise an uncaught error."""
-    contexts: list[Any] = []
-    errors: list[str] = []
+    with contextlib.ExitStack() as pages:
 
-    def open_page(**options: Any) -> Any:
-        context = browser.new_context(base_url=base_url, **({"viewport": VIEWPORT} | options))
-        context.set_default_timeout(10_000)
-        contexts.append(context)
-        page = context.new_page()
-        page.on("pageerror", lambda error: errors.append(str(error)))
-        return page
+        def open_page(**options: Any) -> Any:
+            return pages.enter_context(opened_page(browser, base_url, **({"viewport": VIEWPORT} | options)))
 
-    yield open_page
-    for context in contexts:
-        context.close()
-    assert errors == []
+        yield open_page
 
 
 def shot(page: Any, name: str, **options: Any) -> None:
-    if SCREENSHOTS:
-        folder = ROOT / SCREENSHOTS
-        folder.mkdir(parents=True, exist_ok=True)
-        page.screenshot(path=str(folder / f"{name}.png"), **options)
+    screenshot(page, SCREENSHOTS, name, **options)
 
 
 def log_in(page: Any, username: str) -> None:
