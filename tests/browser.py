@@ -62,10 +62,9 @@ def opened_page(browser: Any, base_url: str, *, timeout: int = 10_000, **options
     assert errors == []  # no uncaught exception in the page
 
 
-def screenshot(page: Any, variable: str, name: str, *, max_bytes: int | None = None, **options: Any) -> None:
-    """Save ``page`` as ``<name>.png`` in the folder (from the repository's root) the environment variable
-    ``variable`` names; nothing when it is not set."""
-    folder = os.environ.get(variable)
+def screenshot(page: Any, folder: str | None, name: str, *, max_bytes: int | None = None, **options: Any) -> None:
+    """Save ``page`` as ``<name>.png`` in ``folder`` (from the repository's root); nothing when it is None. A module
+    reads the folder from its environment variable at import, before the suite's settings isolation clears it."""
     if not folder:
         return
     path = ROOT / folder / f"{name}.png"

@@ -37,7 +37,7 @@ ENVIRONMENT = {
 DEMO = ("demo", "demo-password")
 EDITOR = ("editor", "editor-password")
 READER = ("reader", "reader-password")
-SCREENSHOTS = "FASTMANGO_ADMIN_SCREENSHOTS"  # the folder to save the screenshots in
+SCREENSHOTS = os.environ.get("FASTMANGO_ADMIN_SCREENSHOTS")
 
 
 class SeededBlog:

@@ -38,7 +38,7 @@ from tests.admin.test_admin_browser import BLOG, ENVIRONMENT, SeededBlog, log_in
 MONITOR = ("monitor", "monitor-password")
 WATCHER = ("watcher", "watcher-password")
 OUTSIDER = ("outsider", "outsider-password")
-SCREENSHOTS = "FASTMANGO_MONITORING_SCREENSHOTS"  # the folder to save the screenshots in
+SCREENSHOTS = os.environ.get("FASTMANGO_MONITORING_SCREENSHOTS")
 PAGES = ("dashboard", "tasks", "logs")
 
 

@@ -34,7 +34,7 @@ ENVIRONMENT = {"FASTMANGO_ENV": "test", "FASTMANGO_LOG_LEVEL": "WARNING"}
 STAFF = "staff"
 NO_GRANT = "nogrant"
 READER = "reader"
-SCREENSHOTS = "FASTMANGO_DEVTOOLS_SCREENSHOTS"  # the folder to save the screenshots in
+SCREENSHOTS = os.environ.get("FASTMANGO_DEVTOOLS_SCREENSHOTS")
 VIEWPORT = {"width": 1280, "height": 800}
 LIST_HEADING = "Recent requests, jobs and agent runs"
 
