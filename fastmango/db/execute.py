@@ -416,6 +416,10 @@ async def _driver_fetch(
     try:
         driver: Any = raw.driver_connection
         if form.sqlite:  # the connection is in the driver's autocommit mode (engine._sqlite_on_connect)
+            if driver.in_transaction and not isinstance(database.engine.sync_engine.pool, StaticPool):
+                # A pooled connection handed back inside a transaction (a cancelled one): SQLAlchemy's autocommit
+                # connection reads and rolls it back on close, so that the next transaction can begin.
+                return None
             found = list(await driver.execute_fetchall(form.sql, arguments))
         else:
             found = await driver.fetch(form.sql, *arguments)

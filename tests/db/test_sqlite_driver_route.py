@@ -114,3 +114,19 @@ async def test_a_locked_database_is_sqlalchemys_error_and_the_connection_stays(t
         assert await Author.objects.count() == 1
     finally:
         await fdb.disconnect()
+
+
+async def test_a_connection_handed_back_inside_a_transaction_is_rolled_back_by_the_next_read(tmp_path: Path) -> None:
+    await fdb.connect(f"sqlite:///{tmp_path / 'left-open.sqlite3'}", pool_size=1)
+    try:
+        await fdb.create_all()
+        raw: Any = await fdb.get_database().engine.raw_connection()
+        await raw.driver_connection.execute("BEGIN IMMEDIATE")  # as a cancelled transaction may leave it
+        await raw.driver_connection.execute("INSERT INTO author (name) VALUES ('never committed')")
+        raw.close()
+        await Author.objects.count()  # read through SQLAlchemy, which rolls the leftover back on close
+        async with fdb.transaction():  # so this one can begin
+            await Author.objects.create(name="Ann")
+        assert await Author.objects.values_list("name", flat=True) == ["Ann"]  # the uncommitted row is gone
+    finally:
+        await fdb.disconnect()
